@@ -1,0 +1,70 @@
+//! The sans-IO mock-peer contract.
+//!
+//! A peer is a state machine: the driver hands it bytes and the time since the connection started,
+//! and it answers with [`Output`]s. It never touches a socket or a clock, so the same peer runs over
+//! TCP, over stdio, or in memory in a unit test, and faults can be applied to what it writes.
+
+use peercheck_wire::session::Role;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// What a peer asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Write these bytes. `label` names the message (`exec.data`, `pipeline-output`,
+    /// `handshake-reply`) so faults can target "the 2nd exec.data".
+    Send { label: String, bytes: Vec<u8> },
+    /// Close the connection after everything before it was written.
+    Close { reason: String },
+    /// One line for the exchange log (already redacted: no keys, no credentials).
+    Log(String),
+    /// A client-role peer finished its script; `ok` says whether every answer checked out.
+    Finished { ok: bool, summary: String },
+}
+
+/// How to build a peer.
+#[derive(Debug, Clone, Default)]
+pub struct PeerConfig {
+    pub role: Option<Role>,
+    /// Profile name (protocol-specific; `None` = default).
+    pub profile: Option<String>,
+    /// Protocol-specific settings (same keys as `SessionOptions::params`).
+    pub params: BTreeMap<String, String>,
+    /// A behaviour script (YAML, protocol-specific shape), e.g. exec outcomes or pipeline output.
+    pub script: Option<serde_yaml::Value>,
+    /// A named misbehaviour mode: a realistic implementation bug to exhibit on purpose.
+    pub misbehave: Option<String>,
+    /// Seed for any random choice the peer makes.
+    pub seed: u64,
+}
+
+impl PeerConfig {
+    pub fn param(&self, key: &str) -> Option<&str> {
+        self.params.get(key).map(String::as_str)
+    }
+}
+
+/// A sans-IO mock peer for one connection.
+pub trait Peer: Send + std::fmt::Debug {
+    /// The connection is up (a client peer usually sends its first message here).
+    fn start(&mut self, now: Duration) -> Vec<Output>;
+    /// Bytes arrived from the other side.
+    fn input(&mut self, now: Duration, bytes: &[u8]) -> Vec<Output>;
+    /// The deadline from `next_deadline` has passed.
+    fn timer(&mut self, now: Duration) -> Vec<Output>;
+    /// When `timer` should be called next (time since connection start), if ever.
+    fn next_deadline(&self) -> Option<Duration>;
+    /// The other side closed its end.
+    fn peer_closed(&mut self, now: Duration) -> Vec<Output> {
+        let _ = now;
+        Vec::new()
+    }
+}
+
+/// A misbehaviour mode: name (as given to `--misbehave`) and the bug it imitates.
+#[derive(Debug, Clone, Copy)]
+pub struct Misbehaviour {
+    pub name: &'static str,
+    pub role: Role,
+    pub description: &'static str,
+}
