@@ -4,6 +4,8 @@
 //! fault model; `driver` serves peers over TCP or stdio with tokio.
 #![forbid(unsafe_code)]
 
+pub mod driver;
+pub mod faults;
 pub mod peer;
 
 #[cfg(feature = "inedo")]
@@ -14,3 +16,4 @@ pub mod now;
 pub mod psrp;
 
 pub use peer::{Misbehaviour, Output, Peer, PeerConfig};
+pub use driver::{drive, DriveConfig, DriveOutcome, Link};
