@@ -1,1 +1,43 @@
-fn main() {}
+//! `peercheck`: conformance suite and mock peers for NOW-PROTO, MS-PSRP and the Inedo Agent protocol.
+//!
+//! Exit codes: 0 clean, 1 failures, 2 usage or scenario errors (including zero scenarios
+//! selected), 3 the implementation could not be reached.
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod engine;
+mod expectations;
+mod matcher;
+mod protocols;
+mod report;
+mod scenario;
+mod select;
+mod transport;
+mod verdict;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(commands::exit::USAGE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match &cli.command {
+            cli::Command::Run(a) => commands::run::run(a).await,
+            cli::Command::List(a) => commands::list::run(a),
+            cli::Command::Check(a) => commands::check::run(a),
+            cli::Command::Decode(a) => commands::decode::run(a),
+            cli::Command::Simulate(a) => commands::simulate::run(a).await,
+            cli::Command::Schema(a) => commands::schema::run(a),
+        }
+    });
+    // Background tasks (simulators, stderr readers) must not keep the process alive.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    std::process::exit(code);
+}

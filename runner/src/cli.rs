@@ -1,0 +1,222 @@
+//! The command line (clap). Exit codes: see `ExitCode` in main.rs and docs/cli.md.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "peercheck", version, about = "Conformance suite and mock peers for NOW-PROTO, MS-PSRP and the Inedo Agent protocol")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run scenarios against an implementation (default: the built-in simulator).
+    Run(RunArgs),
+    /// List scenarios (id, level, role, spec section, title).
+    List(ListArgs),
+    /// Load and check every scenario; reject those that can never pass.
+    Check(CheckArgs),
+    /// Decode bytes into messages (JSON per message, or an annotated dump).
+    Decode(DecodeArgs),
+    /// Play a protocol peer (server or client) over TCP or stdio.
+    Simulate(SimulateArgs),
+    /// Print the JSON Schema of scenario files.
+    Schema(SchemaArgs),
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct SelectArgs {
+    /// Scenario folder or a single scenario file.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Only ids matching this glob (repeatable), e.g. 'psrp*'.
+    #[arg(long)]
+    pub filter: Vec<String>,
+    /// Only scenarios with this tag (repeatable).
+    #[arg(long)]
+    pub tag: Vec<String>,
+    /// Only this level (repeatable): must, should, may.
+    #[arg(long, value_parser = ["must", "should", "may"])]
+    pub level: Vec<String>,
+    /// Only scenarios where the implementation plays this role.
+    #[arg(long, value_parser = ["server", "client"])]
+    pub role: Option<String>,
+    /// Profile per protocol (repeatable), e.g. now-1.3, psrp-2.4, inedo-v2. Default: each protocol's first.
+    #[arg(long)]
+    pub profile: Vec<String>,
+    /// Run only shard k of n (stable across runs), e.g. 2/4.
+    #[arg(long)]
+    pub partition: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Builtin {
+    Tcp,
+    Stdio,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// The implementation is a server here: tcp://HOST:PORT.
+    #[arg(long, conflicts_with_all = ["listen", "builtin"])]
+    pub target: Option<String>,
+    /// The implementation is a client: listen here (tcp://127.0.0.1:0) and launch --exec with {addr}.
+    #[arg(long, requires = "exec", conflicts_with = "builtin")]
+    pub listen: Option<String>,
+    /// stdio mode: spawn this per scenario and speak on its stdin/stdout ({protocol}, {role}, {profile}, {id}).
+    #[arg(long, conflicts_with = "builtin")]
+    pub exec: Option<String>,
+    /// Run against the built-in simulator over tcp (default) or stdio.
+    #[arg(long, value_enum)]
+    pub builtin: Option<Builtin>,
+    /// With the built-in simulator: make it exhibit this misbehaviour.
+    #[arg(long)]
+    pub misbehave: Option<String>,
+    /// PSRP framing on a byte stream: outofproc (default) or fragments.
+    #[arg(long, value_parser = ["outofproc", "fragments"])]
+    pub framing: Option<String>,
+    /// Session parameter for the suite's side, `key=value` or `protocol:key=value` (repeatable).
+    #[arg(long)]
+    pub param: Vec<String>,
+    /// Parallel scenarios (default: number of cores).
+    #[arg(short = 'j', long)]
+    pub jobs: Option<usize>,
+    /// Seed for every random choice (printed at start).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Multiply every timeout.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_scale: f64,
+    /// Wait for ever (debugging).
+    #[arg(long)]
+    pub no_timeout: bool,
+    /// Known deviations of this implementation.
+    #[arg(long)]
+    pub expectations: Option<PathBuf>,
+    /// Rewrite the expectations file from this run's results.
+    #[arg(long, requires = "expectations")]
+    pub update_expectations: bool,
+    /// Write a JSON report here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+    /// Fail the run on non-strict (SHOULD) verdicts too.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print only failures and the summary.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    /// Output as JSON lines.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Scenario folder or file.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// now, psrp (raw fragments), psrp-outofproc, inedo.
+    #[arg(long)]
+    pub protocol: String,
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long, value_parser = ["to-server", "to-client"], default_value = "to-server")]
+    pub direction: String,
+    /// Session parameter `key=value` (repeatable), e.g. key=… for Inedo AES.
+    #[arg(long)]
+    pub param: Vec<String>,
+    /// Input as hex text.
+    #[arg(long, conflicts_with = "file")]
+    pub hex: Option<String>,
+    /// Input file (raw bytes; hex text with --input-hex). Default: stdin.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Treat --file / stdin as hex text.
+    #[arg(long)]
+    pub input_hex: bool,
+    /// json (one object per message) or text (annotated dump).
+    #[arg(long, value_parser = ["json", "text"], default_value = "json")]
+    pub format: String,
+}
+
+#[derive(Debug, Args)]
+pub struct SimulateArgs {
+    #[arg(long)]
+    pub protocol: Option<String>,
+    #[arg(long, value_parser = ["server", "client"])]
+    pub role: Option<String>,
+    /// Listen here (default 127.0.0.1:0) and serve every connection.
+    #[arg(long, conflicts_with_all = ["connect", "stdio"])]
+    pub listen: Option<String>,
+    /// Connect to this address (client role, or a server that dials out).
+    #[arg(long, conflicts_with = "stdio")]
+    pub connect: Option<String>,
+    /// Speak on stdin/stdout (one connection).
+    #[arg(long)]
+    pub stdio: bool,
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// Peer parameter `key=value` (repeatable).
+    #[arg(long)]
+    pub param: Vec<String>,
+    /// Behaviour script (YAML).
+    #[arg(long)]
+    pub script: Option<PathBuf>,
+    /// Fault script (YAML).
+    #[arg(long)]
+    pub faults: Option<PathBuf>,
+    /// Fault shorthand `[target[#n]:]fault`, e.g. `exec.data#2:drop`, `split=3` (repeatable).
+    #[arg(long)]
+    pub fault: Vec<String>,
+    /// Exhibit a named implementation bug.
+    #[arg(long)]
+    pub misbehave: Option<String>,
+    /// List the misbehaviour modes and exit.
+    #[arg(long)]
+    pub list_misbehaviours: bool,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// No exchange log on stderr.
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SchemaArgs {
+    /// Write here instead of stdout.
+    #[arg(short, long)]
+    pub output: Option<PathBuf>,
+}
+
+/// Parse `key=value` pairs (optionally `protocol:key=value`) for `protocol`.
+pub fn params_for(pairs: &[String], protocol: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for p in pairs {
+        let (scope, kv) = match p.split_once(':') {
+            Some((s, kv)) if !s.contains('=') => (Some(s), kv),
+            _ => (None, p.as_str()),
+        };
+        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--param `{p}` is not key=value"))?;
+        if scope.is_none_or(|s| s == protocol) {
+            out.insert(k.trim().to_owned(), v.trim().to_owned());
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,336 @@
+//! `peercheck run`: the scenario runner.
+
+use super::{chosen_profiles, exit, load_selected};
+use crate::cli::{params_for, Builtin, RunArgs};
+use crate::engine::{self, Outcome, Timing};
+use crate::expectations::{self, Expectation, Expectations, ExpectationsFile};
+use crate::protocols;
+use crate::report::{self, terminal, ScenarioResult};
+use crate::scenario::{LoadedScenario, PeerRole};
+use crate::select::stable_hash;
+use crate::transport::{self, OpenContext, OpenError, Target};
+use crate::verdict::{judge, Verdict};
+use peercheck_wire::session::SessionOptions;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+pub async fn run(args: &RunArgs) -> i32 {
+    let target = match target_of(args) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    // The transport decides which role the implementation can play.
+    let implied_role = match &target {
+        Target::Connect(_) => Some(PeerRole::Server),
+        Target::Listen { .. } => Some(PeerRole::Client),
+        _ => None,
+    };
+    if matches!(target, Target::Exec(_)) && args.select.role.is_none() {
+        eprintln!("error: stdio mode (--exec without --listen) needs --role server|client: the role the spawned program plays");
+        return exit::USAGE;
+    }
+    if let (Some(implied), Some(given)) = (implied_role, args.select.role.as_deref()) {
+        if implied != if given == "server" { PeerRole::Server } else { PeerRole::Client } {
+            eprintln!("error: --role {given} contradicts the transport (--target is for servers, --listen for clients)");
+            return exit::USAGE;
+        }
+    }
+    let scenarios = match load_selected(&args.select, implied_role) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if scenarios.is_empty() {
+        eprintln!("error: no scenario selected (check --filter, --tag, --level, --role, --profile, --partition): a run of zero scenarios proves nothing");
+        return exit::USAGE;
+    }
+    let profiles = match chosen_profiles(&args.select.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
+    let mut expectations = match &args.expectations {
+        Some(p) if p.exists() || !args.update_expectations => match Expectations::load(p, &expectations::today()) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        },
+        _ => None,
+    };
+    let seed = args.seed.unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+    });
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1);
+    let timing = Timing { scale: args.timeout_scale, disabled: args.no_timeout };
+    let style = terminal::Style::detect();
+    eprintln!(
+        "peercheck {}: {} scenario(s) against {}; seed {seed}; {jobs} parallel",
+        env!("CARGO_PKG_VERSION"),
+        scenarios.len(),
+        target.describe()
+    );
+
+    let progress = if !args.quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::new(scenarios.len() as u64)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let sem = Arc::new(Semaphore::new(jobs));
+    let mut set = tokio::task::JoinSet::new();
+    let target = Arc::new(target);
+    let total = scenarios.len();
+    for (index, s) in scenarios.into_iter().enumerate() {
+        let sem = sem.clone();
+        let target = target.clone();
+        let profile = profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
+        let mut cli_params = match params_for(&args.param, &s.scenario.protocol) {
+            Ok(p) => p,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return exit::USAGE;
+            }
+        };
+        if let (Some(f), "psrp") = (&args.framing, s.scenario.protocol.as_str()) {
+            cli_params.insert("framing".into(), f.clone());
+        }
+        set.spawn(async move {
+            let _permit = sem.acquire().await;
+            (index, run_one(&s, &target, &profile, cli_params, timing, seed).await)
+        });
+    }
+    let mut results: Vec<(usize, ScenarioResult)> = Vec::with_capacity(total);
+    let mut unreachable = 0usize;
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                None => break,
+                Some(Ok((i, (mut r, was_unreachable)))) => {
+                    if was_unreachable { unreachable += 1; }
+                    if let Some(e) = expectations.as_mut() {
+                        let (v, why) = e.apply(&r.id, r.verdict);
+                        r.verdict = v;
+                        r.expectation = why;
+                    }
+                    if !(args.quiet && !r.verdict.fails_run(args.strict)) {
+                        progress.suspend(|| println!("{}", terminal::line(&r, style)));
+                    }
+                    progress.inc(1);
+                    results.push((i, r));
+                }
+                Some(Err(e)) => eprintln!("error: a scenario task failed: {e}"),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                interrupted = true;
+                eprintln!("\ninterrupted: stopping; children are killed and reaped, reports keep what finished");
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    progress.finish_and_clear();
+    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
+
+    for r in results.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Xfail | Verdict::Unsupported)) {
+        print!("{}", terminal::details(r));
+    }
+    print!("{}", terminal::summary(&results, style));
+    let (stale, expired): (Vec<&Expectation>, Vec<&Expectation>) =
+        expectations.as_ref().map(|e| (e.stale(), e.expired())).unwrap_or_default();
+    for e in &stale {
+        println!("stale expectation: `{}` matched no scenario of this run ({})", e.id, e.reason);
+    }
+    for e in &expired {
+        println!("expired expectation (ignored): `{}` expired {}", e.id, e.expires.as_deref().unwrap_or("?"));
+    }
+    println!("seed: {seed} (rerun with --seed {seed})");
+
+    let mut code = exit::OK;
+    if let Some(p) = &args.json {
+        let rep = report::json::Report {
+            schema_version: report::json::SCHEMA_VERSION,
+            peercheck_version: env!("CARGO_PKG_VERSION"),
+            seed,
+            target: target.describe(),
+            interrupted,
+            summary: report::json::summary(&results),
+            results: &results,
+            stale_expectations: stale.clone(),
+            expired_expectations: expired.clone(),
+        };
+        let text = serde_json::to_string_pretty(&rep).unwrap_or_default();
+        if let Err(e) = report::write_atomic(p, text.as_bytes()) {
+            eprintln!("error: cannot write {}: {e}", p.display());
+            code = exit::FAILURES;
+        }
+    }
+    if let Some(p) = &args.junit {
+        match report::junit::render(&results) {
+            Ok(xml) => {
+                if let Err(e) = report::write_atomic(p, xml.as_bytes()) {
+                    eprintln!("error: cannot write {}: {e}", p.display());
+                    code = exit::FAILURES;
+                }
+            }
+            Err(e) => eprintln!("error: junit: {e}"),
+        }
+    }
+    if args.update_expectations {
+        if let Some(p) = &args.expectations {
+            let file = updated_expectations(expectations.as_ref().map(|e| &e.file), &results);
+            let text = serde_yaml::to_string(&file).unwrap_or_default();
+            if let Err(e) = report::write_atomic(p, text.as_bytes()) {
+                eprintln!("error: cannot write {}: {e}", p.display());
+            } else {
+                println!("wrote {} expectation(s) to {}", file.entries.len(), p.display());
+            }
+        }
+    }
+    if interrupted {
+        return exit::FAILURES;
+    }
+    if !results.is_empty() && unreachable == results.len() {
+        return exit::UNREACHABLE;
+    }
+    if code == exit::OK && results.iter().any(|r| r.verdict.fails_run(args.strict)) {
+        code = exit::FAILURES;
+    }
+    if !args.update_expectations && !stale.is_empty() && code == exit::OK {
+        println!("note: stale expectations do not fail the run; remove them or run with --update-expectations");
+    }
+    code
+}
+
+fn target_of(args: &RunArgs) -> Result<Target, String> {
+    if let Some(t) = &args.target {
+        let addr = t.strip_prefix("tcp://").ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
+        return Ok(Target::Connect(addr.to_owned()));
+    }
+    if let Some(l) = &args.listen {
+        let addr = l.strip_prefix("tcp://").ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
+        let exec = args.exec.clone().ok_or("--listen needs --exec 'client command {addr}'")?;
+        return Ok(Target::Listen { addr: addr.to_owned(), exec });
+    }
+    if let Some(e) = &args.exec {
+        return Ok(Target::Exec(e.clone()));
+    }
+    if args.misbehave.is_some() && args.builtin.is_none() && args.target.is_some() {
+        return Err("--misbehave applies to the built-in simulator only".into());
+    }
+    Ok(match args.builtin.unwrap_or(Builtin::Tcp) {
+        Builtin::Tcp => Target::BuiltinTcp { misbehave: args.misbehave.clone() },
+        Builtin::Stdio => Target::BuiltinStdio { misbehave: args.misbehave.clone() },
+    })
+}
+
+/// Run one scenario; the bool says whether the implementation was unreachable.
+async fn run_one(
+    s: &LoadedScenario,
+    target: &Target,
+    profile: &str,
+    cli_params: std::collections::BTreeMap<String, String>,
+    timing: Timing,
+    seed: u64,
+) -> (ScenarioResult, bool) {
+    let sc = &s.scenario;
+    let started = Instant::now();
+    let scenario_seed = seed ^ stable_hash(&sc.id);
+    let mut params = sc.params.clone();
+    params.extend(cli_params);
+    let mut result = ScenarioResult {
+        id: sc.id.clone(),
+        title: sc.title.clone(),
+        spec: sc.spec.clone(),
+        requirement: sc.requirement.clone(),
+        level: sc.level.as_str().into(),
+        protocol: sc.protocol.clone(),
+        profile: profile.to_owned(),
+        peer: format!("{:?}", sc.peer).to_lowercase(),
+        verdict: Verdict::Error,
+        reason: String::new(),
+        step: None,
+        mismatches: Vec::new(),
+        expectation: None,
+        errata: sc.errata.clone(),
+        duration_ms: 0,
+        trace: Vec::new(),
+        stderr: None,
+        file: s.path.display().to_string(),
+    };
+    let proto = match protocols::get(&sc.protocol) {
+        Ok(p) => p,
+        Err(e) => {
+            result.reason = e;
+            return (result, false);
+        }
+    };
+    let ctx = OpenContext {
+        protocol: sc.protocol.clone(),
+        profile: profile.to_owned(),
+        peer_role: sc.peer.as_role(),
+        scenario_id: sc.id.clone(),
+        params: params.clone(),
+        seed: scenario_seed,
+        connect_timeout: timing.apply(Duration::from_secs(10)).min(Duration::from_secs(3600)),
+    };
+    let opts = SessionOptions { local_role: Some(sc.peer.as_role().other()), profile: Some(profile.to_owned()), params };
+    let session = match proto.new_session(&opts) {
+        Ok(s) => s,
+        Err(e) => {
+            result.reason = format!("cannot set up the suite's session: {e}");
+            return (result, false);
+        }
+    };
+    let mut conn = match transport::open(target, &ctx).await {
+        Ok(c) => c,
+        Err(e) => {
+            result.reason = e.to_string();
+            result.duration_ms = started.elapsed().as_millis() as u64;
+            return (result, matches!(e, OpenError::Unreachable(_)));
+        }
+    };
+    let record = engine::run(sc, proto, session, &mut conn.link, timing, scenario_seed).await;
+    result.stderr = conn.close().await;
+    result.verdict = judge(record.outcome, sc.level);
+    result.reason = match record.outcome {
+        Outcome::Passed => String::new(),
+        _ => record.reason,
+    };
+    result.step = record.step;
+    result.mismatches = record.mismatches;
+    result.trace = record.trace;
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    (result, false)
+}
+
+/// The expectations file after this run: known entries kept where they still apply, new
+/// deviations added with a reason to fill in.
+fn updated_expectations(old: Option<&ExpectationsFile>, results: &[ScenarioResult]) -> ExpectationsFile {
+    let mut entries = Vec::new();
+    for r in results {
+        let verdict = match r.verdict {
+            Verdict::Xfail => old
+                .and_then(|o| o.entries.iter().find(|e| e.id == r.id))
+                .map(|e| e.verdict)
+                .unwrap_or(Verdict::Fail),
+            Verdict::Fail | Verdict::NonStrict | Verdict::Unsupported | Verdict::Error => r.verdict,
+            Verdict::Pass | Verdict::Xpass => continue,
+        };
+        let reason = old
+            .and_then(|o| o.entries.iter().find(|e| e.id == r.id))
+            .map(|e| e.reason.clone())
+            .unwrap_or_else(|| format!("TODO explain ({}): {}", r.spec, r.reason));
+        let expires = old.and_then(|o| o.entries.iter().find(|e| e.id == r.id)).and_then(|e| e.expires.clone());
+        entries.push(Expectation { id: r.id.clone(), verdict, reason, expires });
+    }
+    ExpectationsFile { implementation: old.map(|o| o.implementation.clone()).unwrap_or_default(), entries }
+}

@@ -1,0 +1,65 @@
+//! The protocols compiled into this binary: codecs (for sessions) and simulator peers.
+
+use peercheck_simulator::peer::{Misbehaviour, Peer, PeerConfig};
+use peercheck_wire::session::ProtocolDef;
+
+/// Every protocol this build knows, in a stable order.
+pub fn all() -> Vec<&'static dyn ProtocolDef> {
+    #[allow(unused_mut)]
+    let mut v: Vec<&'static dyn ProtocolDef> = Vec::new();
+    #[cfg(feature = "now")]
+    v.push(peercheck_now::protocol());
+    #[cfg(feature = "psrp")]
+    v.push(peercheck_psrp::protocol());
+    #[cfg(feature = "inedo")]
+    v.push(peercheck_inedo::protocol());
+    v
+}
+
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|p| p.name()).collect()
+}
+
+/// Look a protocol up by name; the error lists the known ones.
+pub fn get(name: &str) -> Result<&'static dyn ProtocolDef, String> {
+    all().into_iter().find(|p| p.name() == name).ok_or_else(|| {
+        format!("unknown protocol `{name}` (known: {})", names().join(", "))
+    })
+}
+
+/// A simulator peer for `protocol`.
+pub fn new_peer(protocol: &str, config: &PeerConfig) -> Result<Box<dyn Peer>, String> {
+    match protocol {
+        #[cfg(feature = "now")]
+        "now" => peercheck_simulator::now::new_peer(config),
+        #[cfg(feature = "psrp")]
+        "psrp" => peercheck_simulator::psrp::new_peer(config),
+        #[cfg(feature = "inedo")]
+        "inedo" => peercheck_simulator::inedo::new_peer(config),
+        other => {
+            let _ = config;
+            Err(format!("no simulator for protocol `{other}`"))
+        }
+    }
+}
+
+/// The misbehaviour modes of a protocol's simulator peers.
+pub fn misbehaviours(protocol: &str) -> &'static [Misbehaviour] {
+    match protocol {
+        #[cfg(feature = "now")]
+        "now" => peercheck_simulator::now::MISBEHAVIOURS,
+        #[cfg(feature = "psrp")]
+        "psrp" => peercheck_simulator::psrp::MISBEHAVIOURS,
+        #[cfg(feature = "inedo")]
+        "inedo" => peercheck_simulator::inedo::MISBEHAVIOURS,
+        _ => &[],
+    }
+}
+
+/// The closest names to `wanted` among `options` (for "did you mean" hints).
+pub fn closest<'a>(wanted: &str, options: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut scored: Vec<(f64, &str)> =
+        options.into_iter().map(|o| (strsim::jaro_winkler(wanted, o), o)).filter(|(s, _)| *s > 0.7).collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.into_iter().take(3).map(|(_, o)| o).collect()
+}
