@@ -66,7 +66,9 @@ pub(crate) fn deserialize_bits<'de, D: Deserializer<'de>>(
         }
     };
     if bits > max {
-        return Err(serde::de::Error::custom(format!("flag value {bits:#x} does not fit in {max:#x}")));
+        return Err(serde::de::Error::custom(format!(
+            "flag value {bits:#x} does not fit in {max:#x}"
+        )));
     }
     Ok(bits)
 }
@@ -94,7 +96,10 @@ pub(crate) fn flags_schema(names: &[(&str, u64)]) -> Schema {
         })),
         ..Default::default()
     };
-    obj.metadata().description = Some(format!("flags: a number, \"a|b\" or a list; names: {}", listed.join(", ")));
+    obj.metadata().description = Some(format!(
+        "flags: a number, \"a|b\" or a list; names: {}",
+        listed.join(", ")
+    ));
     Schema::Object(obj)
 }
 

@@ -27,7 +27,10 @@ pub fn read_varu32(r: &mut Reader<'_>, field: &str) -> Result<u32, DecodeError> 
 /// Minimal NOW_VARU32 encoding; values above 0x3FFFFFFF cannot be encoded.
 pub fn write_varu32(out: &mut Vec<u8>, value: u32, field: &'static str) -> Result<(), EncodeError> {
     if u64::from(value) > VARU32_MAX.max {
-        return Err(EncodeError::new(field, format!("{value:#x} exceeds {} = {:#x}", VARU32_MAX.name, VARU32_MAX.max)));
+        return Err(EncodeError::new(
+            field,
+            format!("{value:#x} exceeds {} = {:#x}", VARU32_MAX.name, VARU32_MAX.max),
+        ));
     }
     let be = value.to_be_bytes();
     // (byte count, the 2-bit `c`)
@@ -47,7 +50,14 @@ pub fn write_varu32(out: &mut Vec<u8>, value: u32, field: &'static str) -> Resul
 
 fn check_len(r: &Reader<'_>, limit: Limit, len: u32, field: &str) -> Result<usize, DecodeError> {
     if u64::from(len) > limit.max {
-        return Err(r.error(field, DecodeErrorKind::OverLimit { value: u64::from(len), max: limit.max, limit: limit.name }));
+        return Err(r.error(
+            field,
+            DecodeErrorKind::OverLimit {
+                value: u64::from(len),
+                max: limit.max,
+                limit: limit.name,
+            },
+        ));
     }
     usize::try_from(len).map_err(|_| r.invalid(field, "length does not fit in memory"))
 }
@@ -77,7 +87,12 @@ pub fn read_varstr(r: &mut Reader<'_>, field: &str, layout: &Layout) -> Result<S
     Ok(text)
 }
 
-pub fn write_varstr(out: &mut Vec<u8>, s: &str, field: &'static str, layout: &Layout) -> Result<(), EncodeError> {
+pub fn write_varstr(
+    out: &mut Vec<u8>,
+    s: &str,
+    field: &'static str,
+    layout: &Layout,
+) -> Result<(), EncodeError> {
     let len = u32::try_from(s.len()).map_err(|_| EncodeError::new(field, "string longer than 4 GiB"))?;
     write_varu32(out, len, field)?;
     out.extend_from_slice(s.as_bytes());
@@ -108,12 +123,21 @@ pub fn read_guid(r: &mut Reader<'_>, field: &str, layout: &Layout) -> Result<Gui
     let text = read_varstr(r, field, layout)?;
     let guid = Guid::parse(&text).map_err(|e| r.invalid_at(start, field, format!("NOW_GUID: {e}")))?;
     if text.len() != 36 || guid.to_string() != text {
-        return Err(r.invalid_at(start, field, "NOW_GUID must be 36 lower-case characters (xxxxxxxx-xxxx-…)"));
+        return Err(r.invalid_at(
+            start,
+            field,
+            "NOW_GUID must be 36 lower-case characters (xxxxxxxx-xxxx-…)",
+        ));
     }
     Ok(guid)
 }
 
-pub fn write_guid(out: &mut Vec<u8>, g: &Guid, field: &'static str, layout: &Layout) -> Result<(), EncodeError> {
+pub fn write_guid(
+    out: &mut Vec<u8>,
+    g: &Guid,
+    field: &'static str,
+    layout: &Layout,
+) -> Result<(), EncodeError> {
     write_varstr(out, &g.to_string(), field, layout)
 }
 
@@ -130,7 +154,9 @@ impl Serialize for HexBytes {
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        peercheck_wire::hexparse::parse_hex(&s).map(HexBytes).map_err(serde::de::Error::custom)
+        peercheck_wire::hexparse::parse_hex(&s)
+            .map(HexBytes)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -139,7 +165,10 @@ impl schemars::JsonSchema for HexBytes {
         "HexBytes".to_owned()
     }
     fn json_schema(_gen: &mut SchemaGenerator) -> Schema {
-        let mut o = SchemaObject { instance_type: Some(InstanceType::String.into()), ..Default::default() };
+        let mut o = SchemaObject {
+            instance_type: Some(InstanceType::String.into()),
+            ..Default::default()
+        };
         o.metadata().description = Some("bytes as hex text".into());
         Schema::Object(o)
     }
@@ -209,10 +238,22 @@ mod tests {
         let mut at = varu32_bytes(n);
         at.resize(at.len() + n as usize, b'a');
         at.push(0);
-        assert_eq!(read_varstr(&mut Reader::new(&at), "s", &l).unwrap().len(), n as usize);
+        assert_eq!(
+            read_varstr(&mut Reader::new(&at), "s", &l).unwrap().len(),
+            n as usize
+        );
         let over = varu32_bytes(n + 1);
         let e = read_varstr(&mut Reader::new(&over), "s", &l).unwrap_err();
-        assert!(matches!(e.kind, DecodeErrorKind::OverLimit { limit: "NOW_MAX_VARSTR_LEN", .. }), "{e}");
+        assert!(
+            matches!(
+                e.kind,
+                DecodeErrorKind::OverLimit {
+                    limit: "NOW_MAX_VARSTR_LEN",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -223,7 +264,16 @@ mod tests {
         assert_eq!(read_varbuf(&mut Reader::new(&at), "d").unwrap().len(), n as usize);
         let over = varu32_bytes(n + 1);
         let e = read_varbuf(&mut Reader::new(&over), "d").unwrap_err();
-        assert!(matches!(e.kind, DecodeErrorKind::OverLimit { limit: "NOW_MAX_VARBUF_LEN", .. }), "{e}");
+        assert!(
+            matches!(
+                e.kind,
+                DecodeErrorKind::OverLimit {
+                    limit: "NOW_MAX_VARBUF_LEN",
+                    ..
+                }
+            ),
+            "{e}"
+        );
     }
 
     #[test]

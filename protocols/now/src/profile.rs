@@ -26,7 +26,10 @@ impl Profile {
             "now-1.6" | "now" | "1.6" => Ok(Profile::Now16),
             "now-1.3" | "1.3" => Ok(Profile::Now13),
             "now-1.0-text" | "now-1.0" | "1.0" => Ok(Profile::Now10Text),
-            other => Err(format!("unknown NOW profile `{other}` (known: {})", Self::NAMES.join(", "))),
+            other => Err(format!(
+                "unknown NOW profile `{other}` (known: {})",
+                Self::NAMES.join(", ")
+            )),
         }
     }
 
@@ -106,7 +109,11 @@ impl Layout {
                 self.msgbox_title_first = match value {
                     "title-first" => true,
                     "text-first" => false,
-                    other => return Err(format!("`msgbox-order` expects title-first|text-first, got `{other}`")),
+                    other => {
+                        return Err(format!(
+                            "`msgbox-order` expects title-first|text-first, got `{other}`"
+                        ))
+                    }
                 }
             }
             "trailing-body" => {

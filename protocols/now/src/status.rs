@@ -60,7 +60,12 @@ impl Status {
 
     /// An error of kind NOW with a NOW_CODE_* code.
     pub fn now_error(code: u32) -> Self {
-        Status { flags: StatusFlags::ERROR, kind: StatusKind::NOW, code, error_message: String::new() }
+        Status {
+            flags: StatusFlags::ERROR,
+            kind: StatusKind::NOW,
+            code,
+            error_message: String::new(),
+        }
     }
 
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
@@ -78,8 +83,17 @@ impl Status {
         let kind = r.u16_le("kind")?;
         let code = r.u32_le("code")?;
         let has_message = !layout.profile.is_text_10() || flags.contains(StatusFlags::ERROR_MESSAGE);
-        let error_message = if has_message { read_varstr(r, "errorMessage", layout)? } else { String::new() };
-        Ok(Status { flags, kind, code, error_message })
+        let error_message = if has_message {
+            read_varstr(r, "errorMessage", layout)?
+        } else {
+            String::new()
+        };
+        Ok(Status {
+            flags,
+            kind,
+            code,
+            error_message,
+        })
     }
 
     pub(crate) fn write(&self, out: &mut Vec<u8>, layout: &Layout) -> Result<(), EncodeError> {

@@ -1,13 +1,18 @@
 //! Runs every vector of golden/now/*.yaml through the codec, with the checks the shared harness
 //! makes: decode (name + field subset), encode = hex for `valid`, decode→encode round trip, every
 //! strict prefix fails cleanly, `invalid` vectors fail with the named error.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used
+)]
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use peercheck_wire::hexparse::parse_hex;
-use peercheck_wire::{Decoded, DecodeError, Direction, Role, SessionOptions};
+use peercheck_wire::{DecodeError, Decoded, Direction, Role, SessionOptions};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -60,7 +65,11 @@ fn load_all() -> Vec<(String, Vector)> {
 }
 
 fn session(v: &Vector, role: Role) -> Box<dyn peercheck_wire::WireSession> {
-    let opts = SessionOptions { local_role: Some(role), profile: v.profile.clone(), params: v.params.clone() };
+    let opts = SessionOptions {
+        local_role: Some(role),
+        profile: v.profile.clone(),
+        params: v.params.clone(),
+    };
     peercheck_now::protocol().new_session(&opts).unwrap()
 }
 
@@ -84,7 +93,9 @@ fn subset(want: &Value, got: &Value, path: &str) -> Result<(), String> {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             for (k, wv) in w {
-                let gv = g.get(k).ok_or_else(|| format!("{path}.{k}: missing in decoded fields {got}"))?;
+                let gv = g
+                    .get(k)
+                    .ok_or_else(|| format!("{path}.{k}: missing in decoded fields {got}"))?;
                 subset(wv, gv, &format!("{path}.{k}"))?;
             }
             Ok(())
@@ -107,7 +118,10 @@ fn check(file: &str, v: &Vector) -> Result<(), String> {
             }
             let m = &msgs[0];
             let want = v.message.as_ref().ok_or("valid vector without message")?;
-            let (name, fields) = want.as_object().and_then(|o| o.iter().next()).ok_or("message is not { name: fields }")?;
+            let (name, fields) = want
+                .as_object()
+                .and_then(|o| o.iter().next())
+                .ok_or("message is not { name: fields }")?;
             if &m.name != name {
                 return Err(format!("decoded as {}, expected {name}", m.name));
             }
@@ -116,23 +130,42 @@ fn check(file: &str, v: &Vector) -> Result<(), String> {
             let mut sender = session(v, v.direction.sender());
             let mut decoded_form = serde_json::Map::new();
             decoded_form.insert(m.name.clone(), m.fields.clone());
-            let again = sender.encode(&Value::Object(decoded_form)).map_err(|e| format!("re-encode: {e}"))?;
+            let again = sender
+                .encode(&Value::Object(decoded_form))
+                .map_err(|e| format!("re-encode: {e}"))?;
             if v.verdict == "valid" && again != bytes {
-                return Err(format!("re-encode of decoded fields: {} != {}", hex::encode(&again), hex::encode(&bytes)));
+                return Err(format!(
+                    "re-encode of decoded fields: {} != {}",
+                    hex::encode(&again),
+                    hex::encode(&bytes)
+                ));
             }
             if v.verdict == "valid" {
                 let enc = sender.encode(want).map_err(|e| format!("encode: {e}"))?;
                 if enc != bytes {
-                    return Err(format!("encode: got {}, golden {}", hex::encode(&enc), hex::encode(&bytes)));
+                    return Err(format!(
+                        "encode: got {}, golden {}",
+                        hex::encode(&enc),
+                        hex::encode(&bytes)
+                    ));
                 }
             }
             // The length span the wrong-length fault targets is there.
-            if !m.spans.iter().any(|s| s.name == peercheck_now::protocol().length_field()) {
+            if !m
+                .spans
+                .iter()
+                .any(|s| s.name == peercheck_now::protocol().length_field())
+            {
                 return Err("no header.msgSize span".into());
             }
         }
         "invalid" => {
-            let e = err.ok_or_else(|| format!("decoded {:?} without error", msgs.iter().map(|m| &m.name).collect::<Vec<_>>()))?;
+            let e = err.ok_or_else(|| {
+                format!(
+                    "decoded {:?} without error",
+                    msgs.iter().map(|m| &m.name).collect::<Vec<_>>()
+                )
+            })?;
             let want = v.error.as_deref().ok_or("invalid vector without error")?;
             let text = format!("{} {}", e.field, e);
             if !text.contains(want) {
@@ -169,7 +202,12 @@ fn every_golden_vector_passes() {
             failures.push(format!("{file} {}: {e}", v.id));
         }
     }
-    assert!(failures.is_empty(), "{} failing vectors:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} failing vectors:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -177,7 +215,11 @@ fn every_catalogue_message_has_a_valid_vector() {
     let all = load_all();
     for info in peercheck_now::protocol().messages() {
         let covered = all.iter().any(|(_, v)| {
-            v.verdict == "valid" && v.message.as_ref().and_then(|m| m.as_object()).is_some_and(|o| o.contains_key(info.name))
+            v.verdict == "valid"
+                && v.message
+                    .as_ref()
+                    .and_then(|m| m.as_object())
+                    .is_some_and(|o| o.contains_key(info.name))
         });
         assert!(covered, "no valid golden vector for {}", info.name);
     }

@@ -125,7 +125,9 @@ pub struct Empty {
 
 impl Body for Empty {
     fn decode(_r: &mut Reader<'_>, flags: u16, _l: &Layout) -> Result<Self, DecodeError> {
-        Ok(Empty { msg_flags: Some(MsgFlags(flags)) })
+        Ok(Empty {
+            msg_flags: Some(MsgFlags(flags)),
+        })
     }
 
     fn encode(&self, _out: &mut Vec<u8>, _cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -146,7 +148,10 @@ pub struct ChannelClose {
 impl Body for ChannelClose {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
         let status = r.scope("status", |r| Status::read(r, l))?;
-        Ok(ChannelClose { msg_flags: Some(MsgFlags(flags)), status })
+        Ok(ChannelClose {
+            msg_flags: Some(MsgFlags(flags)),
+            status,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {

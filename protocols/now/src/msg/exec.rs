@@ -24,7 +24,10 @@ pub struct ExecSessionId {
 
 impl Body for ExecSessionId {
     fn decode(r: &mut Reader<'_>, flags: u16, _l: &Layout) -> Result<Self, DecodeError> {
-        Ok(ExecSessionId { msg_flags: Some(MsgFlags(flags)), session_id: r.u32_le("sessionId")? })
+        Ok(ExecSessionId {
+            msg_flags: Some(MsgFlags(flags)),
+            session_id: r.u32_le("sessionId")?,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, _cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -74,7 +77,11 @@ impl Body for ExecCancelRsp {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
         let session_id = r.u32_le("sessionId")?;
         let status = r.scope("status", |r| Status::read(r, l))?;
-        Ok(ExecCancelRsp { msg_flags: Some(MsgFlags(flags)), session_id, status })
+        Ok(ExecCancelRsp {
+            msg_flags: Some(MsgFlags(flags)),
+            session_id,
+            status,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -103,16 +110,28 @@ pub struct ExecResult {
 impl Body for ExecResult {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
         let session_id = r.u32_le("sessionId")?;
-        let exit_code = if l.profile.is_text_10() { None } else { Some(r.u32_le("exitCode")?) };
+        let exit_code = if l.profile.is_text_10() {
+            None
+        } else {
+            Some(r.u32_le("exitCode")?)
+        };
         let status = r.scope("status", |r| Status::read(r, l))?;
-        Ok(ExecResult { msg_flags: Some(MsgFlags(flags)), session_id, exit_code, status })
+        Ok(ExecResult {
+            msg_flags: Some(MsgFlags(flags)),
+            session_id,
+            exit_code,
+            status,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
         out.put_u32_le(self.session_id);
         if cx.layout.profile.is_text_10() {
             if self.exit_code.is_some() {
-                return Err(EncodeError::new("exitCode", "now-1.0-text has no exitCode (use status.code)"));
+                return Err(EncodeError::new(
+                    "exitCode",
+                    "now-1.0-text has no exitCode (use status.code)",
+                ));
             }
         } else {
             out.put_u32_le(self.exit_code.unwrap_or(0));
@@ -174,9 +193,17 @@ impl Body for ExecRun {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
         let session_id = r.u32_le("sessionId")?;
         let command = read_varstr(r, "command", l)?;
-        let directory =
-            if l.profile.is_text_10() || r.is_empty() { None } else { Some(read_varstr(r, "directory", l)?) };
-        Ok(ExecRun { msg_flags: Some(RunFlags(flags)), session_id, command, directory })
+        let directory = if l.profile.is_text_10() || r.is_empty() {
+            None
+        } else {
+            Some(read_varstr(r, "directory", l)?)
+        };
+        Ok(ExecRun {
+            msg_flags: Some(RunFlags(flags)),
+            session_id,
+            command,
+            directory,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -190,7 +217,11 @@ impl Body for ExecRun {
         } else {
             write_varstr(out, dir, "directory", cx.layout)?;
         }
-        let computed = if dir.is_empty() { RunFlags::empty() } else { RunFlags::DIRECTORY_SET };
+        let computed = if dir.is_empty() {
+            RunFlags::empty()
+        } else {
+            RunFlags::DIRECTORY_SET
+        };
         Ok(self.msg_flags.unwrap_or(computed).0)
     }
 }
@@ -204,13 +235,22 @@ fn read_opt(r: &mut Reader<'_>, field: &str, l: &Layout, flagged: bool) -> Resul
     }
 }
 
-fn write_opt(out: &mut Vec<u8>, s: &str, field: &'static str, cx: &EncodeCx<'_>, flagged: bool) -> Result<(), EncodeError> {
+fn write_opt(
+    out: &mut Vec<u8>,
+    s: &str,
+    field: &'static str,
+    cx: &EncodeCx<'_>,
+    flagged: bool,
+) -> Result<(), EncodeError> {
     if !cx.layout.profile.is_text_10() || flagged {
         write_varstr(out, s, field, cx.layout)
     } else if s.is_empty() {
         Ok(())
     } else {
-        Err(EncodeError::new(field, "now-1.0-text carries this field only when its flag is set"))
+        Err(EncodeError::new(
+            field,
+            "now-1.0-text carries this field only when its flag is set",
+        ))
     }
 }
 
@@ -249,15 +289,33 @@ impl Body for ExecProcess {
         let filename = read_varstr(r, "filename", l)?;
         let parameters = read_opt(r, "parameters", l, f.contains(ProcessFlags::PARAMETERS_SET))?;
         let directory = read_opt(r, "directory", l, f.contains(ProcessFlags::DIRECTORY_SET))?;
-        Ok(ExecProcess { msg_flags: Some(f), session_id, filename, parameters, directory })
+        Ok(ExecProcess {
+            msg_flags: Some(f),
+            session_id,
+            filename,
+            parameters,
+            directory,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
         let f = self.flags();
         out.put_u32_le(self.session_id);
         write_varstr(out, &self.filename, "filename", cx.layout)?;
-        write_opt(out, &self.parameters, "parameters", cx, f.contains(ProcessFlags::PARAMETERS_SET))?;
-        write_opt(out, &self.directory, "directory", cx, f.contains(ProcessFlags::DIRECTORY_SET))?;
+        write_opt(
+            out,
+            &self.parameters,
+            "parameters",
+            cx,
+            f.contains(ProcessFlags::PARAMETERS_SET),
+        )?;
+        write_opt(
+            out,
+            &self.directory,
+            "directory",
+            cx,
+            f.contains(ProcessFlags::DIRECTORY_SET),
+        )?;
         Ok(f.0)
     }
 }
@@ -297,7 +355,13 @@ impl Body for ExecShell {
         let command = read_varstr(r, "command", l)?;
         let shell = read_opt(r, "shell", l, f.contains(ShellFlags::SHELL_SET))?;
         let directory = read_opt(r, "directory", l, f.contains(ShellFlags::DIRECTORY_SET))?;
-        Ok(ExecShell { msg_flags: Some(f), session_id, command, shell, directory })
+        Ok(ExecShell {
+            msg_flags: Some(f),
+            session_id,
+            command,
+            shell,
+            directory,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -305,7 +369,13 @@ impl Body for ExecShell {
         out.put_u32_le(self.session_id);
         write_varstr(out, &self.command, "command", cx.layout)?;
         write_opt(out, &self.shell, "shell", cx, f.contains(ShellFlags::SHELL_SET))?;
-        write_opt(out, &self.directory, "directory", cx, f.contains(ShellFlags::DIRECTORY_SET))?;
+        write_opt(
+            out,
+            &self.directory,
+            "directory",
+            cx,
+            f.contains(ShellFlags::DIRECTORY_SET),
+        )?;
         Ok(f.0)
     }
 }
@@ -330,15 +400,33 @@ impl Body for ExecBatch {
         let session_id = r.u32_le("sessionId")?;
         let command = read_varstr(r, "command", l)?;
         let directory = read_opt(r, "directory", l, flags & BATCH_DIRECTORY_SET_10 != 0)?;
-        Ok(ExecBatch { msg_flags: Some(BatchFlags(flags)), session_id, command, directory })
+        Ok(ExecBatch {
+            msg_flags: Some(BatchFlags(flags)),
+            session_id,
+            command,
+            directory,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
-        let dir_flag = if cx.layout.profile.is_text_10() { BATCH_DIRECTORY_SET_10 } else { BatchFlags::DIRECTORY_SET.0 };
-        let flags = self.msg_flags.map(|f| f.0).unwrap_or(if self.directory.is_empty() { 0 } else { dir_flag });
+        let dir_flag = if cx.layout.profile.is_text_10() {
+            BATCH_DIRECTORY_SET_10
+        } else {
+            BatchFlags::DIRECTORY_SET.0
+        };
+        let flags = self
+            .msg_flags
+            .map(|f| f.0)
+            .unwrap_or(if self.directory.is_empty() { 0 } else { dir_flag });
         out.put_u32_le(self.session_id);
         write_varstr(out, &self.command, "command", cx.layout)?;
-        write_opt(out, &self.directory, "directory", cx, flags & BATCH_DIRECTORY_SET_10 != 0)?;
+        write_opt(
+            out,
+            &self.directory,
+            "directory",
+            cx,
+            flags & BATCH_DIRECTORY_SET_10 != 0,
+        )?;
         Ok(flags)
     }
 }
@@ -382,10 +470,22 @@ impl Body for ExecPowerShell {
         let f = PsFlags(flags);
         let session_id = r.u32_le("sessionId")?;
         let command = read_varstr(r, "command", l)?;
-        let directory = if l.profile.is_text_10() { String::new() } else { read_varstr(r, "directory", l)? };
+        let directory = if l.profile.is_text_10() {
+            String::new()
+        } else {
+            read_varstr(r, "directory", l)?
+        };
         let execution_policy = read_opt(r, "executionPolicy", l, f.contains(PsFlags::EXECUTION_POLICY))?;
-        let configuration_name = read_opt(r, "configurationName", l, f.contains(PsFlags::CONFIGURATION_NAME))?;
-        Ok(ExecPowerShell { msg_flags: Some(f), session_id, command, directory, execution_policy, configuration_name })
+        let configuration_name =
+            read_opt(r, "configurationName", l, f.contains(PsFlags::CONFIGURATION_NAME))?;
+        Ok(ExecPowerShell {
+            msg_flags: Some(f),
+            session_id,
+            command,
+            directory,
+            execution_policy,
+            configuration_name,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -394,13 +494,28 @@ impl Body for ExecPowerShell {
         write_varstr(out, &self.command, "command", cx.layout)?;
         if cx.layout.profile.is_text_10() {
             if !self.directory.is_empty() {
-                return Err(EncodeError::new("directory", "now-1.0-text PowerShell messages have no directory"));
+                return Err(EncodeError::new(
+                    "directory",
+                    "now-1.0-text PowerShell messages have no directory",
+                ));
             }
         } else {
             write_varstr(out, &self.directory, "directory", cx.layout)?;
         }
-        write_opt(out, &self.execution_policy, "executionPolicy", cx, f.contains(PsFlags::EXECUTION_POLICY))?;
-        write_opt(out, &self.configuration_name, "configurationName", cx, f.contains(PsFlags::CONFIGURATION_NAME))?;
+        write_opt(
+            out,
+            &self.execution_policy,
+            "executionPolicy",
+            cx,
+            f.contains(PsFlags::EXECUTION_POLICY),
+        )?;
+        write_opt(
+            out,
+            &self.configuration_name,
+            "configurationName",
+            cx,
+            f.contains(PsFlags::CONFIGURATION_NAME),
+        )?;
         Ok(f.0)
     }
 }

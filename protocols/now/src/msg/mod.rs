@@ -18,8 +18,8 @@ use crate::profile::{Layout, Profile};
 
 pub use channel::{ChannelCapset, ChannelClose, Empty};
 pub use exec::{
-    ExecAbort, ExecBatch, ExecCancelRsp, ExecData, ExecPowerShell, ExecProcess, ExecResult, ExecRun, ExecSessionId,
-    ExecShell,
+    ExecAbort, ExecBatch, ExecCancelRsp, ExecData, ExecPowerShell, ExecProcess, ExecResult, ExecRun,
+    ExecSessionId, ExecShell,
 };
 pub use rdm::{
     RdmAppAction, RdmAppNotify, RdmAppStart, RdmCapabilities, RdmCodes, RdmSessionAction, RdmSessionNotify,
@@ -220,9 +220,16 @@ catalogue! {
 pub fn encode_message(msg: &NowMessage, cx: &EncodeCx<'_>) -> Result<Vec<u8>, EncodeError> {
     let mut body = Vec::new();
     let (class, msg_type, msg_flags) = msg.encode_body(&mut body, cx)?;
-    let msg_size = u32::try_from(body.len()).map_err(|_| EncodeError::new("msgSize", "body longer than 4 GiB"))?;
+    let msg_size =
+        u32::try_from(body.len()).map_err(|_| EncodeError::new("msgSize", "body longer than 4 GiB"))?;
     let mut out = Vec::with_capacity(HEADER_SIZE + body.len());
-    Header { msg_size, msg_class: class, msg_type, msg_flags }.write(&mut out);
+    Header {
+        msg_size,
+        msg_class: class,
+        msg_type,
+        msg_flags,
+    }
+    .write(&mut out);
     out.extend_from_slice(&body);
     Ok(out)
 }
@@ -241,7 +248,8 @@ pub fn decode_message(
     }
     let h = Header::read(&mut r)?;
     check_msg_size(h.msg_size, base, layout)?;
-    let len = usize::try_from(h.msg_size).map_err(|_| r.invalid("header.msgSize", "does not fit in memory"))?;
+    let len =
+        usize::try_from(h.msg_size).map_err(|_| r.invalid("header.msgSize", "does not fit in memory"))?;
     let msg = r.with_len(len, "body", layout.ignore_trailing_body, |r| {
         r.scope("body", |r| match NowMessage::decode_known(&h, r, layout) {
             Some(result) => result,

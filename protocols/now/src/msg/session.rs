@@ -69,8 +69,11 @@ impl Body for MsgBoxReq {
         let timeout = r.u32_le("timeout")?;
         let (title, text) = if l.profile.is_text_10() {
             let text = read_varstr(r, "text", l)?;
-            let title =
-                if msg_flags.contains(MsgBoxFlags::TITLE) { read_varstr(r, "title", l)? } else { String::new() };
+            let title = if msg_flags.contains(MsgBoxFlags::TITLE) {
+                read_varstr(r, "title", l)?
+            } else {
+                String::new()
+            };
             (title, text)
         } else if l.msgbox_title_first {
             let title = read_varstr(r, "title", l)?;
@@ -79,7 +82,14 @@ impl Body for MsgBoxReq {
             let text = read_varstr(r, "text", l)?;
             (read_varstr(r, "title", l)?, text)
         };
-        Ok(MsgBoxReq { msg_flags: Some(msg_flags), request_id, style, timeout, title, text })
+        Ok(MsgBoxReq {
+            msg_flags: Some(msg_flags),
+            request_id,
+            style,
+            timeout,
+            title,
+            text,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -121,16 +131,28 @@ pub struct MsgBoxRsp {
 impl Body for MsgBoxRsp {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
         let request_id = r.u32_le("requestId")?;
-        let response = if l.profile.is_text_10() { None } else { Some(r.u32_le("response")?) };
+        let response = if l.profile.is_text_10() {
+            None
+        } else {
+            Some(r.u32_le("response")?)
+        };
         let status = r.scope("status", |r| Status::read(r, l))?;
-        Ok(MsgBoxRsp { msg_flags: Some(crate::flags::MsgFlags(flags)), request_id, response, status })
+        Ok(MsgBoxRsp {
+            msg_flags: Some(crate::flags::MsgFlags(flags)),
+            request_id,
+            response,
+            status,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
         out.put_u32_le(self.request_id);
         if cx.layout.profile.is_text_10() {
             if self.response.is_some() {
-                return Err(EncodeError::new("response", "now-1.0-text has no response field (use status.code)"));
+                return Err(EncodeError::new(
+                    "response",
+                    "now-1.0-text has no response field (use status.code)",
+                ));
             }
         } else {
             out.put_u32_le(self.response.unwrap_or(0));
@@ -152,7 +174,10 @@ pub struct SetKbdLayout {
 
 impl Body for SetKbdLayout {
     fn decode(r: &mut Reader<'_>, flags: u16, l: &Layout) -> Result<Self, DecodeError> {
-        Ok(SetKbdLayout { msg_flags: Some(KbdLayoutFlags(flags)), kbd_layout_id: read_varstr(r, "kbdLayoutId", l)? })
+        Ok(SetKbdLayout {
+            msg_flags: Some(KbdLayoutFlags(flags)),
+            kbd_layout_id: read_varstr(r, "kbdLayoutId", l)?,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -172,7 +197,10 @@ pub struct WindowRecStart {
 
 impl Body for WindowRecStart {
     fn decode(r: &mut Reader<'_>, flags: u16, _l: &Layout) -> Result<Self, DecodeError> {
-        Ok(WindowRecStart { msg_flags: Some(WindowRecStartFlags(flags)), poll_interval: r.u32_le("pollInterval")? })
+        Ok(WindowRecStart {
+            msg_flags: Some(WindowRecStartFlags(flags)),
+            poll_interval: r.u32_le("pollInterval")?,
+        })
     }
 
     fn encode(&self, out: &mut Vec<u8>, _cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
@@ -208,13 +236,15 @@ impl Body for WindowRecEvent {
     }
 
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
-        let flags = self.msg_flags.unwrap_or(if self.process_id != 0 || !self.executable_path.is_empty() {
-            WindowRecEventFlags::ACTIVE_WINDOW
-        } else if !self.title.is_empty() {
-            WindowRecEventFlags::TITLE_CHANGED
-        } else {
-            WindowRecEventFlags::NO_ACTIVE_WINDOW
-        });
+        let flags = self
+            .msg_flags
+            .unwrap_or(if self.process_id != 0 || !self.executable_path.is_empty() {
+                WindowRecEventFlags::ACTIVE_WINDOW
+            } else if !self.title.is_empty() {
+                WindowRecEventFlags::TITLE_CHANGED
+            } else {
+                WindowRecEventFlags::NO_ACTIVE_WINDOW
+            });
         out.put_u64_le(self.timestamp);
         out.put_u32_le(self.process_id);
         write_varstr(out, &self.title, "title", cx.layout)?;
