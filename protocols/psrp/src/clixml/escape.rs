@@ -1,0 +1,101 @@
+//! `_xHHHH_` escaping of CLIXML strings and property names (MS-PSRP §2.2.5.1.1; ERRATA PSRP-10).
+//!
+//! Encode, as PowerShell does: control characters (tab, CR and LF included), U+007F–U+009F, each
+//! UTF-16 half of a character outside the BMP, and a `_` followed by `x` or `X`; upper-case hex.
+//! Decode: `_[Xx]` + 4 or 8 hex digits + `_`. Surrogate halves are recombined; a lone half cannot live
+//! in a Rust string and becomes U+FFFD.
+
+use std::fmt::Write;
+
+/// Escape text for a CLIXML string element or `N` attribute (before XML entity escaping).
+pub fn encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let code = u32::from(c);
+        if code < 0x20 || (0x7F..=0x9F).contains(&code) {
+            let _ = write!(out, "_x{code:04X}_");
+        } else if code > 0xFFFF {
+            let mut units = [0u16; 2];
+            for u in c.encode_utf16(&mut units) {
+                let _ = write!(out, "_x{:04X}_", *u);
+            }
+        } else if c == '_' && matches!(chars.peek(), Some('x' | 'X')) {
+            out.push_str("_x005F_");
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Undo [`encode`] (and any other `_xHHHH_` / `_xHHHHHHHH_` sequence).
+pub fn decode(text: &str) -> String {
+    if !text.contains('_') {
+        return text.to_owned();
+    }
+    let mut units: Vec<u16> = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while !rest.is_empty() {
+        if let Some((code, len)) = escape_at(rest) {
+            match char::from_u32(code) {
+                Some(c) if code > 0xFFFF => units.extend_from_slice(c.encode_utf16(&mut [0u16; 2])),
+                _ => units.push(u16::try_from(code).unwrap_or(0xFFFD)),
+            }
+            rest = rest.get(len..).unwrap_or("");
+            continue;
+        }
+        let mut it = rest.chars();
+        if let Some(c) = it.next() {
+            units.extend_from_slice(c.encode_utf16(&mut [0u16; 2]));
+        }
+        rest = it.as_str();
+    }
+    String::from_utf16_lossy(&units)
+}
+
+/// `(code, consumed bytes)` when `s` starts with an escape sequence.
+fn escape_at(s: &str) -> Option<(u32, usize)> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'_') || !matches!(b.get(1), Some(b'x' | b'X')) {
+        return None;
+    }
+    for digits in [4usize, 8] {
+        let hex = s.get(2..2 + digits)?;
+        if hex.bytes().all(|c| c.is_ascii_hexdigit()) && b.get(2 + digits) == Some(&b'_') {
+            let code = u32::from_str_radix(hex, 16).ok()?;
+            if digits == 8 && char::from_u32(code).is_none() {
+                return None;
+            }
+            return Some((code, 3 + digits));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[rstest::rstest]
+    #[case("plain", "plain")]
+    #[case("a\tb\r\nc", "a_x0009_b_x000D__x000A_c")]
+    #[case("\u{7f}\u{9f}\u{a0}", "_x007F__x009F_\u{a0}")]
+    #[case("_x_X_y", "_x005F_x_x005F_X_y")]
+    #[case("😀", "_xD83D__xDE00_")]
+    #[case("\u{0}", "_x0000_")]
+    fn encodes_like_powershell(#[case] plain: &str, #[case] escaped: &str) {
+        assert_eq!(encode(plain), escaped);
+        assert_eq!(decode(escaped), plain);
+    }
+
+    #[test]
+    fn decodes_lower_case_long_form_and_leaves_non_escapes() {
+        assert_eq!(decode("_x000a_"), "\n");
+        assert_eq!(decode("_X0041_"), "A");
+        assert_eq!(decode("_x0001F600_"), "😀");
+        assert_eq!(decode("_x12_ _xZZZZ_ _"), "_x12_ _xZZZZ_ _");
+        assert_eq!(decode("_xD800_"), "\u{FFFD}");
+    }
+}

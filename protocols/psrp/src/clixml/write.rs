@@ -1,0 +1,206 @@
+//! CLIXML writer (MS-PSRP §2.2.5), shaped like PowerShell's own output: `N` before `RefId`,
+//! empty elements as `<X />`, TN reused through `<TNRef>` when the writer numbers objects itself.
+
+use super::escape;
+use super::value::{ClixmlObject, ClixmlValue, Container};
+use base64::Engine;
+use std::collections::HashMap;
+use std::fmt::Write;
+
+/// Serialize one value (no `<Objs>` root, no namespace: ERRATA PSRP-4).
+pub fn to_string(value: &ClixmlValue) -> String {
+    let mut w = Writer::default();
+    w.value(value, None);
+    w.out
+}
+
+#[derive(Default)]
+struct Writer {
+    out: String,
+    next_obj: u64,
+    next_tn: u64,
+    tn_ids: HashMap<Vec<String>, String>,
+}
+
+fn xml_text(s: &str) -> String {
+    quick_xml::escape::partial_escape(escape::encode(s).as_str()).into_owned()
+}
+
+fn xml_attr(s: &str) -> String {
+    quick_xml::escape::escape(escape::encode(s).as_str()).into_owned()
+}
+
+impl Writer {
+    fn open(&mut self, tag: &str, name: Option<&str>) {
+        self.out.push('<');
+        self.out.push_str(tag);
+        if let Some(n) = name {
+            let _ = write!(self.out, " N=\"{}\"", xml_attr(n));
+        }
+    }
+
+    /// `<tag N="…">text</tag>`, or `<tag N="…" />` for empty text.
+    fn leaf(&mut self, tag: &str, name: Option<&str>, text: &str) {
+        self.open(tag, name);
+        if text.is_empty() {
+            self.out.push_str(" />");
+        } else {
+            let _ = write!(self.out, ">{text}</{tag}>");
+        }
+    }
+
+    fn value(&mut self, v: &ClixmlValue, name: Option<&str>) {
+        use ClixmlValue as V;
+        match v {
+            V::Nil => self.leaf("Nil", name, ""),
+            V::S(s) => self.leaf("S", name, &xml_text(s)),
+            V::SBK(s) => self.leaf("SBK", name, &xml_text(s)),
+            V::XD(s) => self.leaf("XD", name, &xml_text(s)),
+            V::C(c) => self.leaf("C", name, &c.to_string()),
+            V::B(b) => self.leaf("B", name, if *b { "true" } else { "false" }),
+            V::DT(s) => self.leaf("DT", name, &xml_text(s)),
+            V::TS(s) => self.leaf("TS", name, &xml_text(s)),
+            V::By(n) => self.leaf("By", name, &n.to_string()),
+            V::SB(n) => self.leaf("SB", name, &n.to_string()),
+            V::U16(n) => self.leaf("U16", name, &n.to_string()),
+            V::I16(n) => self.leaf("I16", name, &n.to_string()),
+            V::U32(n) => self.leaf("U32", name, &n.to_string()),
+            V::I32(n) => self.leaf("I32", name, &n.to_string()),
+            V::U64(n) => self.leaf("U64", name, &n.to_string()),
+            V::I64(n) => self.leaf("I64", name, &n.to_string()),
+            V::Sg(s) => self.leaf("Sg", name, &xml_text(s)),
+            V::Db(s) => self.leaf("Db", name, &xml_text(s)),
+            V::D(s) => self.leaf("D", name, &xml_text(s)),
+            V::BA(b) => self.leaf("BA", name, &base64::engine::general_purpose::STANDARD.encode(b)),
+            V::G(s) => self.leaf("G", name, &xml_text(s)),
+            V::URI(s) => self.leaf("URI", name, &xml_text(s)),
+            V::Version(s) => self.leaf("Version", name, &xml_text(s)),
+            V::SS(s) => self.leaf("SS", name, &xml_text(s)),
+            V::SemanticVersion(s) => self.leaf("SemanticVersion", name, &xml_text(s)),
+            V::PR(fields) => {
+                self.open("PR", name);
+                self.out.push('>');
+                for f in fields {
+                    match &f.text {
+                        Some(t) => self.leaf(&f.tag, None, &xml_text(t)),
+                        None => self.leaf(&f.tag, None, ""),
+                    }
+                }
+                self.out.push_str("</PR>");
+            }
+            V::Ref(id) => {
+                self.open("Ref", name);
+                let _ = write!(self.out, " RefId=\"{}\" />", xml_attr(id));
+            }
+            V::Obj(o) => self.object(o, name),
+        }
+    }
+
+    fn object(&mut self, o: &ClixmlObject, name: Option<&str>) {
+        self.open("Obj", name);
+        let id = match &o.ref_id {
+            Some(id) => {
+                // Keep numbering after explicit ids so mixed values never repeat a RefId.
+                if let Ok(n) = id.parse::<u64>() {
+                    self.next_obj = self.next_obj.max(n.saturating_add(1));
+                }
+                id.clone()
+            }
+            None => {
+                let id = self.next_obj.to_string();
+                self.next_obj += 1;
+                id
+            }
+        };
+        let _ = write!(self.out, " RefId=\"{}\">", xml_attr(&id));
+        if let Some(names) = &o.type_names {
+            self.type_names(names, o.tn_ref_id.as_deref(), o.tn_is_ref);
+        }
+        if let Some(s) = &o.to_string {
+            self.leaf("ToString", None, &xml_text(s));
+        }
+        if let Some(v) = &o.value {
+            self.value(v, None);
+        }
+        if let Some(c) = &o.container {
+            self.container(c);
+        }
+        if !o.props.is_empty() {
+            self.out.push_str("<Props>");
+            for p in &o.props {
+                self.value(&p.value, Some(&p.name));
+            }
+            self.out.push_str("</Props>");
+        }
+        if !o.ms.is_empty() {
+            self.out.push_str("<MS>");
+            for p in &o.ms {
+                self.value(&p.value, Some(&p.name));
+            }
+            self.out.push_str("</MS>");
+        }
+        self.out.push_str("</Obj>");
+    }
+
+    fn type_names(&mut self, names: &[String], ref_id: Option<&str>, is_ref: bool) {
+        let (id, as_ref) = match ref_id {
+            Some(id) => {
+                if let Ok(n) = id.parse::<u64>() {
+                    self.next_tn = self.next_tn.max(n.saturating_add(1));
+                }
+                (id.to_owned(), is_ref)
+            }
+            None => match self.tn_ids.get(names) {
+                Some(id) => (id.clone(), true),
+                None => {
+                    let id = self.next_tn.to_string();
+                    self.next_tn += 1;
+                    self.tn_ids.insert(names.to_vec(), id.clone());
+                    (id, false)
+                }
+            },
+        };
+        if as_ref {
+            let _ = write!(self.out, "<TNRef RefId=\"{}\" />", xml_attr(&id));
+            return;
+        }
+        let _ = write!(self.out, "<TN RefId=\"{}\">", xml_attr(&id));
+        for n in names {
+            let _ = write!(self.out, "<T>{}</T>", xml_text(n));
+        }
+        self.out.push_str("</TN>");
+    }
+
+    fn container(&mut self, c: &Container) {
+        let (tag, items) = match c {
+            Container::LST(v) => ("LST", v),
+            Container::IE(v) => ("IE", v),
+            Container::STK(v) => ("STK", v),
+            Container::QUE(v) => ("QUE", v),
+            Container::DCT(entries) => {
+                if entries.is_empty() {
+                    self.out.push_str("<DCT />");
+                    return;
+                }
+                self.out.push_str("<DCT>");
+                for e in entries {
+                    self.out.push_str("<En>");
+                    self.value(&e.key, Some("Key"));
+                    self.value(&e.value, Some("Value"));
+                    self.out.push_str("</En>");
+                }
+                self.out.push_str("</DCT>");
+                return;
+            }
+        };
+        if items.is_empty() {
+            let _ = write!(self.out, "<{tag} />");
+            return;
+        }
+        let _ = write!(self.out, "<{tag}>");
+        for v in items {
+            self.value(v, None);
+        }
+        let _ = write!(self.out, "</{tag}>");
+    }
+}

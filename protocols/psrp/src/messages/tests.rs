@@ -1,0 +1,116 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    clippy::panic,
+    clippy::cast_possible_truncation
+)]
+use super::*;
+use serde_json::json;
+
+fn defaults() -> EncodeDefaults {
+    EncodeDefaults {
+        destination: Destination::SERVER,
+        rpid: Guid::from_u128(1),
+        bom: true,
+        protocol_version: "2.3".into(),
+    }
+}
+
+#[test]
+fn every_message_type_round_trips_through_its_typed_body() {
+    for (t, name, ..) in MessageType::ALL {
+        let enc = encode_structured(name, &json!({}), &defaults()).unwrap();
+        assert_eq!(enc.message.message_type, *t);
+        let (back, fields) = decode_structured(&enc.message).unwrap_or_else(|e| panic!("{name}: {e:?}"));
+        assert_eq!(back, *name);
+        // Re-encoding the decoded form gives the same bytes (data wins over typed fields).
+        let again = encode_structured(name, &fields, &defaults()).unwrap();
+        assert_eq!(again.message, enc.message, "{name}");
+        // And the typed fields alone give the same bytes too.
+        let mut typed = fields.as_object().unwrap().clone();
+        typed.remove("data");
+        let typed_again = encode_structured(name, &serde_json::Value::Object(typed), &defaults()).unwrap();
+        assert_eq!(typed_again.message.data, enc.message.data, "{name} typed");
+    }
+}
+
+#[test]
+fn typed_fields_reach_the_wire() {
+    let enc = encode_structured(
+        "create-pipeline",
+        &json!({ "noInput": false, "commands": [ { "cmd": "Get-Item", "args": [ { "name": "Path", "value": { "S": "C:\\" } } ] } ] }),
+        &defaults(),
+    )
+    .unwrap();
+    let (_, f) = decode_structured(&enc.message).unwrap();
+    assert_eq!(f["noInput"], json!(false));
+    assert_eq!(f["commands"][0]["cmd"], json!("Get-Item"));
+    assert_eq!(f["commands"][0]["args"][0]["name"], json!("Path"));
+    assert_eq!(f["commands"][0]["args"][0]["value"], json!({ "S": "C:\\" }));
+
+    let enc = encode_structured(
+        "pipeline-host-call",
+        &json!({ "ci": 3, "methodId": 11 }),
+        &defaults(),
+    )
+    .unwrap();
+    let (_, f) = decode_structured(&enc.message).unwrap();
+    assert_eq!(f["methodName"], json!("ReadLine"));
+    assert_eq!(f["ci"], json!(3));
+}
+
+#[test]
+fn session_capability_takes_the_profile_version_and_requires_members() {
+    let mut d = defaults();
+    d.protocol_version = "2.4".into();
+    let enc = encode_structured("session-capability", &json!({}), &d).unwrap();
+    let text = String::from_utf8(enc.message.data.clone()).unwrap();
+    assert!(text.starts_with('\u{feff}'));
+    assert!(
+        text.contains("<Version N=\"protocolversion\">2.4</Version>"),
+        "{text}"
+    );
+    let bad = encode_structured(
+        "session-capability",
+        &json!({ "clixml": "<Obj RefId=\"0\"><MS /></Obj>" }),
+        &d,
+    )
+    .unwrap();
+    let e = decode_structured(&bad.message).unwrap_err();
+    assert!(e.reason.contains("protocolversion"), "{e:?}");
+}
+
+#[test]
+fn unknown_fields_and_names_are_encode_errors() {
+    assert!(encode_structured("pipeline-state", &json!({ "bogus": 1 }), &defaults()).is_err());
+    assert!(encode_structured("no-such-message", &json!({}), &defaults()).is_err());
+}
+
+#[test]
+fn unknown_types_keep_their_number_and_data() {
+    let enc = encode_structured(
+        "unknown",
+        &json!({ "messageType": 0x1234, "clixml": "<S>x</S>" }),
+        &defaults(),
+    )
+    .unwrap();
+    let (name, f) = decode_structured(&enc.message).unwrap();
+    assert_eq!(name, "unknown");
+    assert_eq!(f["messageType"], json!(0x1234));
+    assert_eq!(f["data"], json!({ "S": "x" }));
+    let enc = encode_structured(
+        "unknown",
+        &json!({ "messageType": 7, "raw": "00ff" }),
+        &defaults(),
+    )
+    .unwrap();
+    let (_, f) = decode_structured(&enc.message).unwrap();
+    assert_eq!(f["raw"], json!("00ff"));
+}
+
+#[test]
+fn schema_has_a_variant_per_message() {
+    let s = schema();
+    let n = s["oneOf"].as_array().unwrap().len();
+    assert_eq!(n, MessageType::ALL.len() + 1 + 7);
+}
