@@ -1,0 +1,196 @@
+//! The PSRP WireSession through the public contract: both framings, acks, spans, errors, truncation.
+#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+
+use peercheck_wire::{Role, SessionOptions, WireSession};
+use serde_json::json;
+
+fn session(role: Role, framing: &str, extra: &[(&str, &str)]) -> Box<dyn WireSession> {
+    let mut o = SessionOptions {
+        local_role: Some(role),
+        ..Default::default()
+    };
+    o.params.insert("framing".into(), framing.into());
+    for (k, v) in extra {
+        o.params.insert((*k).into(), (*v).into());
+    }
+    peercheck_psrp::protocol().new_session(&o).unwrap()
+}
+
+fn all(s: &mut Box<dyn WireSession>) -> Vec<peercheck_wire::Decoded> {
+    let mut out = Vec::new();
+    while let Some(d) = s.next_received().unwrap() {
+        out.push(d);
+    }
+    out
+}
+
+#[rstest::rstest]
+fn messages_cross_in_both_framings(#[values("outofproc", "fragments")] framing: &str) {
+    let mut client = session(Role::Client, framing, &[("max-fragment-size", "64")]);
+    let mut server = session(Role::Server, framing, &[]);
+    let a = client.encode(&json!({ "session-capability": {} })).unwrap();
+    let b = client
+        .encode(&json!({ "init-runspacepool": { "maxRunspaces": 3 } }))
+        .unwrap();
+    // Byte by byte: partial input is buffered.
+    for byte in a.iter().chain(&b) {
+        server.push_received(&[*byte]);
+    }
+    let got = all(&mut server);
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].name, "session-capability");
+    assert_eq!(got[0].fields["objectId"], json!(1));
+    assert_eq!(got[1].fields["objectId"], json!(2));
+    assert_eq!(got[1].fields["maxRunspaces"], json!(3));
+    assert!(got[1].fields["fragmentCount"].as_u64().unwrap() > 1);
+    assert_eq!(got[0].bytes, a);
+    server.finish().unwrap();
+    let acks = std::iter::from_fn(|| server.poll_transmit()).count();
+    if framing == "outofproc" {
+        // PowerShell's server acknowledges every Data line.
+        let lines = a.iter().chain(&b).filter(|c| **c == b'\n').count();
+        assert_eq!(acks, lines);
+    } else {
+        assert_eq!(acks, 0);
+    }
+}
+
+#[test]
+fn outofproc_control_packets_round_trip_and_are_ignorable_acks() {
+    let mut client = session(Role::Client, "outofproc", &[]);
+    let mut server = session(Role::Server, "outofproc", &[]);
+    let pid = "0b3f5a2e-1111-4222-8333-444455556666";
+    let cmd = client
+        .encode(&json!({ "oop.command": { "psGuid": pid } }))
+        .unwrap();
+    assert_eq!(cmd, format!("<Command PSGuid='{pid}' />\n").into_bytes());
+    server.push_received(&cmd);
+    let d = server.next_received().unwrap().unwrap();
+    assert_eq!(
+        (d.name.as_str(), &d.fields),
+        ("oop.command", &json!({ "psGuid": pid }))
+    );
+    let ack = server
+        .encode(&json!({ "oop.command-ack": { "psGuid": pid } }))
+        .unwrap();
+    client.push_received(&ack);
+    assert_eq!(client.next_received().unwrap().unwrap().name, "oop.command-ack");
+    let ign = peercheck_psrp::protocol().ignorable();
+    assert!(
+        ign.contains(&"oop.data-ack") && ign.contains(&"oop.command-ack") && ign.contains(&"oop.signal-ack")
+    );
+    assert!(session(Role::Client, "fragments", &[])
+        .encode(&json!({ "oop.close": {} }))
+        .is_err());
+}
+
+#[test]
+fn object_ids_count_from_the_param_and_follow_explicit_ids() {
+    let mut c = session(Role::Client, "fragments", &[("object-id", "10")]);
+    let a = c
+        .encode(&json!({ "get-available-runspaces": { "ci": 1 } }))
+        .unwrap();
+    let b = c
+        .encode(&json!({ "get-available-runspaces": { "ci": 2, "objectId": 20 } }))
+        .unwrap();
+    let d = c
+        .encode(&json!({ "get-available-runspaces": { "ci": 3 } }))
+        .unwrap();
+    let id = |x: &[u8]| u64::from_be_bytes(x[..8].try_into().unwrap());
+    assert_eq!((id(&a), id(&b), id(&d)), (10, 20, 21));
+}
+
+#[test]
+fn annotate_sent_names_the_length_field() {
+    let mut c = session(Role::Client, "fragments", &[]);
+    let bytes = c
+        .encode(&json!({ "pipeline-input": { "value": { "I32": 1 } } }))
+        .unwrap();
+    let spans = c.annotate_sent(&bytes);
+    let len = peercheck_psrp::protocol().length_field();
+    let s = spans.iter().find(|s| s.name == len).unwrap();
+    assert_eq!((s.start, s.end), (17, 21));
+    for name in [
+        "fragment.objectId",
+        "destination",
+        "messageType",
+        "rpid",
+        "pid",
+        "data",
+    ] {
+        assert!(spans.iter().any(|s| s.name == name), "no span {name}");
+    }
+    let mt = spans.iter().find(|s| s.name == "messageType").unwrap();
+    assert_eq!((mt.start, mt.end), (25, 29));
+}
+
+#[test]
+fn every_prefix_of_a_stream_fails_cleanly_in_both_framings() {
+    for framing in ["fragments", "outofproc"] {
+        let mut c = session(Role::Client, framing, &[("max-fragment-size", "50")]);
+        let bytes = c
+            .encode(&json!({ "create-pipeline": { "commands": [ { "cmd": "Get-Date" } ] } }))
+            .unwrap();
+        for k in 1..bytes.len() {
+            let mut s = session(Role::Server, framing, &[]);
+            s.push_received(&bytes[..k]);
+            let r = s.next_received();
+            assert!(matches!(r, Ok(None)) || r.is_err(), "{framing} prefix {k}");
+            assert!(s.finish().is_err(), "{framing} prefix {k}");
+        }
+    }
+}
+
+#[test]
+fn errors_are_sticky_and_bad_params_are_rejected() {
+    let mut s = session(Role::Server, "fragments", &[]);
+    s.push_received(&[0u8; 17]);
+    s.push_received(&[0xFF; 4]);
+    let e1 = s.next_received().unwrap_err();
+    let e2 = s.next_received().unwrap_err();
+    assert_eq!(e1, e2);
+    assert!(s.finish().is_err());
+    let p = peercheck_psrp::protocol();
+    for (k, v) in [
+        ("framing", "tcp"),
+        ("max-fragment-size", "21"),
+        ("rpid", "x"),
+        ("bom", "maybe"),
+        ("bogus", "1"),
+    ] {
+        let mut o = SessionOptions::default();
+        o.params.insert(k.into(), v.into());
+        assert!(p.new_session(&o).is_err(), "{k}={v}");
+    }
+    let o = SessionOptions {
+        profile: Some("psrp-9.9".into()),
+        ..Default::default()
+    };
+    assert!(p.new_session(&o).is_err());
+}
+
+#[test]
+fn bom_param_and_profiles_shape_the_capability() {
+    let mut o = SessionOptions {
+        local_role: Some(Role::Client),
+        profile: Some("psrp-2.2".into()),
+        ..Default::default()
+    };
+    o.params.insert("framing".into(), "fragments".into());
+    o.params.insert("bom".into(), "false".into());
+    let mut c = peercheck_psrp::protocol().new_session(&o).unwrap();
+    let bytes = c.encode(&json!({ "session-capability": {} })).unwrap();
+    let text = String::from_utf8_lossy(&bytes[21 + 40..]).into_owned();
+    assert!(text.starts_with("<Obj"), "{text}");
+    assert!(text.contains(">2.2<"));
+    assert_eq!(peercheck_psrp::protocol().profiles()[0], "psrp-2.3");
+}
+
+#[test]
+fn schema_and_catalogue_cover_every_message() {
+    let p = peercheck_psrp::protocol();
+    assert_eq!(p.name(), "psrp");
+    assert_eq!(p.messages().len(), 31 + 1 + 7);
+    let schema = p.message_schema();
+    assert!(schema["oneOf"].as_array().unwrap().len() >= 39);
+}
