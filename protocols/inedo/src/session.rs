@@ -120,6 +120,12 @@ impl InedoSession {
         self.check_protocol_id = check;
     }
 
+    /// Mock peers only: a hand-made Get Agent Root Path went out, so type the next command-3
+    /// response as its reply.
+    pub fn expect_root_path_reply(&mut self) {
+        self.pending_root_path = true;
+    }
+
     /// Mock peers only: fill AES frames with zeros instead of PKCS#7 (an encryptor that forgets padding).
     pub fn set_padding(&mut self, padding: Padding) {
         self.padding = padding;
@@ -260,7 +266,8 @@ impl InedoSession {
         Ok(records)
     }
 
-    fn encode_message(&mut self, message: Message) -> Result<Vec<u8>, EncodeError> {
+    /// Encode a typed message (what [`WireSession::encode`] does after parsing the JSON form).
+    pub fn encode_message(&mut self, message: Message) -> Result<Vec<u8>, EncodeError> {
         let name = message.name();
         let w = match message {
             Message::Handshake(h) => {
