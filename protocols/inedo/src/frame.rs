@@ -13,7 +13,7 @@ use crate::crypto::{AesKey, DecryptError, Padding, BLOCK};
 use crate::limits::MAX_FRAME_LEN;
 use crate::span_writer::SpanWriter;
 use crate::types::{AgentType, Iv};
-use peercheck_wire::{DecodeError, DecodeErrorKind, Direction, EncodeError, Reader};
+use peercheck_wire::{DecodeError, DecodeErrorKind, Direction, EncodeError, FieldSpan, Reader};
 
 /// The content of one frame, whatever the encryption.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -159,16 +159,28 @@ pub fn open(key: &AesKey, iv: Iv, ciphertext: &[u8], offset: usize) -> Result<Ve
     })
 }
 
-/// Parse a decrypted AES plaintext. The frame is complete, so running short is an error, not a
-/// reason to wait.
+/// A decrypted AES frame: the next IV, the body, where the data starts and the field spans.
+#[derive(Debug)]
+pub struct OpenedFrame {
+    pub next_iv: Iv,
+    pub body: FrameBody,
+    pub data_offset: usize,
+    /// `decrypted.*` spans. CBC decrypts block k from ciphertext block k, so plaintext byte i sits at
+    /// ciphertext byte i: the spans lie over the ciphertext bytes that carry each field.
+    pub spans: Vec<FieldSpan>,
+}
+
+/// Parse a decrypted AES plaintext whose ciphertext starts at `offset` (absolute) and is
+/// `sealed_len` bytes long. The frame is complete, so running short is an error, not a reason to wait.
 pub fn parse_plaintext(
     plaintext: &[u8],
     direction: Direction,
     version: Version,
     offset: usize,
-) -> Result<(Iv, FrameBody), DecodeError> {
-    let mut r = Reader::new(plaintext);
-    let parsed = (|| {
+    sealed_len: usize,
+) -> Result<OpenedFrame, DecodeError> {
+    let mut r = Reader::new(plaintext).with_base(offset).traced();
+    let parsed = r.scope("decrypted", |r| {
         let next_iv = Iv(r.array::<16>("nextIv")?);
         let agent_type = if has_agent_type(direction, version) {
             Some(AgentType(r.u8("agentType")?))
@@ -176,6 +188,7 @@ pub fn parse_plaintext(
             None
         };
         let command = r.i32_le("command")?;
+        let data_offset = r.offset();
         let data = r.rest("data").to_vec();
         Ok((
             next_iv,
@@ -184,14 +197,32 @@ pub fn parse_plaintext(
                 command,
                 data,
             },
+            data_offset,
         ))
-    })();
-    parsed.map_err(|e: DecodeError| {
+    });
+    let (next_iv, body, data_offset) = parsed.map_err(|e: DecodeError| {
         DecodeError::invalid(
-            offset,
-            format!("decrypted.{}", e.field),
+            e.offset,
+            e.field,
             format!("decrypted frame too short: {}", e.kind),
         )
+    })?;
+    let mut spans = r.take_spans();
+    let pad_start = offset + plaintext.len();
+    let pad_end = offset + sealed_len;
+    if pad_end > pad_start {
+        spans.push(FieldSpan {
+            start: pad_start,
+            end: pad_end,
+            name: "decrypted.padding".to_owned(),
+            value: format!("PKCS#7, {} byte(s)", pad_end - pad_start),
+        });
+    }
+    Ok(OpenedFrame {
+        next_iv,
+        body,
+        data_offset,
+        spans,
     })
 }
 
@@ -279,10 +310,20 @@ mod tests {
         let mut r = Reader::new(&w.bytes);
         let ct = read_sealed(&mut r).unwrap();
         let plain = open(&key, iv, ct, 4).unwrap();
+        let opened = parse_plaintext(&plain, Direction::ToServer, Version::V1, 4, ct.len()).unwrap();
+        assert_eq!((opened.next_iv, opened.body), (next, b));
+        let names: Vec<&str> = opened.spans.iter().map(|s| s.name.as_str()).collect();
         assert_eq!(
-            parse_plaintext(&plain, Direction::ToServer, Version::V1, 4).unwrap(),
-            (next, b)
+            names,
+            [
+                "decrypted.nextIv",
+                "decrypted.agentType",
+                "decrypted.command",
+                "decrypted.data",
+                "decrypted.padding"
+            ]
         );
+        assert_eq!((opened.spans[4].start, opened.spans[4].end), (4 + 21, 4 + 32));
     }
 
     #[test]
@@ -302,7 +343,7 @@ mod tests {
 
     #[test]
     fn short_plaintext_is_invalid_not_truncated() {
-        let e = parse_plaintext(&[0; 18], Direction::ToServer, Version::V1, 4).unwrap_err();
+        let e = parse_plaintext(&[0; 18], Direction::ToServer, Version::V1, 4, 32).unwrap_err();
         assert!(!e.is_truncation());
         assert!(e.field.starts_with("decrypted."));
     }

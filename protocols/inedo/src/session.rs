@@ -465,6 +465,7 @@ impl InedoSession {
         let direction = self.incoming();
         let version = self.cfg.version;
         let mut r = Reader::new(buf).with_base(base).traced();
+        let mut extra_spans = Vec::new();
         let (body, next_iv, data_offset) = match self.mode {
             EncryptionMode::NONE | EncryptionMode::SSL => {
                 let f = frame::decode_plain(&mut r, direction, version)?;
@@ -482,10 +483,11 @@ impl InedoSession {
                 })?;
                 let iv = self.recv_iv;
                 let plaintext = frame::open(key, iv, ciphertext, at)?;
-                let (next, body) = frame::parse_plaintext(&plaintext, direction, version, at)?;
+                let opened = frame::parse_plaintext(&plaintext, direction, version, at, ciphertext.len())?;
                 self.last_recv_iv = Some(iv);
-                self.advance_recv_chain(next);
-                (body, Some(next), None)
+                self.advance_recv_chain(opened.next_iv);
+                extra_spans = opened.spans;
+                (opened.body, Some(opened.next_iv), Some(opened.data_offset))
             }
             other => {
                 return Err(DecodeError::invalid(
@@ -497,6 +499,7 @@ impl InedoSession {
         };
         let used = r.position();
         let mut spans = r.take_spans();
+        spans.extend(extra_spans);
         let message = self.classify(body, next_iv, data_offset, &mut spans)?;
         Ok(Decoded {
             name: message.name().to_owned(),
@@ -538,7 +541,7 @@ impl InedoSession {
             }
             Direction::ToClient => {
                 if self.pending_root_path && body.command == meta_command::GET_AGENT_ROOT_PATH {
-                    let base = data_offset.unwrap_or(0);
+                    let base = data_offset.unwrap_or_default();
                     let mut r = Reader::new(&body.data).with_base(base).traced();
                     let path = read_string(&mut r, "path")
                         .and_then(|p| r.expect_end("path").map(|()| p))
@@ -550,10 +553,18 @@ impl InedoSession {
                             ),
                             _ => e,
                         })?;
-                    if data_offset.is_some() {
-                        spans.retain(|s| s.name != "data");
-                        spans.extend(r.take_spans());
-                    }
+                    // The string's spans replace the span of the data that holds it.
+                    let is_data = |s: &FieldSpan| s.start == base && s.name.ends_with("data");
+                    let prefix = spans
+                        .iter()
+                        .find(|s| is_data(s))
+                        .map(|s| s.name.trim_end_matches("data").to_owned())
+                        .unwrap_or_default();
+                    spans.retain(|s| !is_data(s));
+                    spans.extend(r.take_spans().into_iter().map(|s| FieldSpan {
+                        name: format!("{prefix}{}", s.name),
+                        ..s
+                    }));
                     self.pending_root_path = false;
                     Ok(Message::GetAgentRootPathReply(GetAgentRootPathReply {
                         path,

@@ -473,3 +473,45 @@ fn unknown_writes_raw_bytes() {
         vec![0xde, 0xad, 0xbe, 0xef]
     );
 }
+
+#[test]
+fn aes_frames_annotate_the_decrypted_fields_over_the_ciphertext() {
+    let params = [("phase", "frames"), ("encryption", "aes"), ("key", KEY128)];
+    let mut s = session(Role::Server, "inedo-v1", &params);
+    let mut c = session(Role::Client, "inedo-v1", &params);
+    c.expect_root_path_reply();
+    let bytes = s
+        .encode(&json!({ "meta.get-agent-root-path-reply": { "path": "/srv/agent" } }))
+        .unwrap();
+    c.push_received(&bytes);
+    let d = c.next_received().unwrap().unwrap();
+    assert_eq!(d.fields["path"], "/srv/agent");
+    let names: Vec<&str> = d.spans.iter().map(|s| s.name.as_str()).collect();
+    for want in [
+        "length",
+        "ciphertext",
+        "decrypted.nextIv",
+        "decrypted.command",
+        "decrypted.path.length",
+        "decrypted.path",
+        "decrypted.padding",
+    ] {
+        assert!(names.contains(&want), "{want} missing from {names:?}");
+    }
+    assert!(!names.contains(&"decrypted.data"));
+    // The path starts after length (4) + next IV (16) + command (4) + its 1-byte prefix.
+    let path = d.spans.iter().find(|s| s.name == "decrypted.path").unwrap();
+    assert_eq!((path.start, path.end), (25, 35));
+}
+
+#[test]
+fn garbage_after_an_ssl_reply_is_a_tls_error_not_a_panic() {
+    let mut c = session(Role::Client, "inedo-v1", &[]);
+    c.encode(&json!({ "handshake": {} })).unwrap();
+    let mut bytes = hex::decode("01 00000000 01000000 00000000 00000000 00000000".replace(' ', "")).unwrap();
+    bytes.extend_from_slice(b"this is not TLS at all");
+    c.push_received(&bytes);
+    assert_eq!(c.next_received().unwrap().unwrap().name, "handshake-reply");
+    assert!(c.poll_transmit().is_some(), "the ClientHello");
+    assert_eq!(c.next_received().unwrap_err().field, "tls");
+}
