@@ -231,3 +231,9 @@ fn fault_note(kinds: &[faults::FaultKind]) -> String {
         format!(" [faults: {kinds:?}]")
     }
 }
+
+impl<L: Link + ?Sized> Link for Box<L> {
+    fn arm_reset(&mut self) {
+        (**self).arm_reset()
+    }
+}
