@@ -11,18 +11,25 @@ use serde_json::json;
 /// A session-like mix: capset both ways, heartbeats, every exec style, much output, results.
 fn stream() -> Vec<u8> {
     let layout = Layout::new(Profile::Now16);
-    let cx = EncodeCx { layout: &layout, role: Role::Server };
+    let cx = EncodeCx {
+        layout: &layout,
+        role: Role::Server,
+    };
     let mut msgs = vec![
         json!({ "channel.capset": { "systemCapset": 1, "sessionCapset": 31, "execCapset": 0x107f, "heartbeatInterval": 60 } }),
         json!({ "channel.capset": { "execCapset": 0x1005, "heartbeatInterval": 60 } }),
     ];
     for i in 0..50u32 {
-        msgs.push(json!({ "exec.run": { "sessionId": i, "command": "notepad.exe", "directory": "C:\\Temp" } }));
+        msgs.push(
+            json!({ "exec.run": { "sessionId": i, "command": "notepad.exe", "directory": "C:\\Temp" } }),
+        );
         msgs.push(json!({ "exec.pwsh": { "sessionId": i, "command": "Get-ChildItem -Recurse", "msgFlags": 0x1000 } }));
         msgs.push(json!({ "exec.shell": { "sessionId": i, "command": "ls -la", "shell": "/bin/bash" } }));
         msgs.push(json!({ "exec.started": { "sessionId": i } }));
         for j in 0..8u8 {
-            let chunk: String = (0..(64 + u32::from(j) * 40)).map(|k| format!("{:02x}", (k % 251) as u8)).collect();
+            let chunk: String = (0..(64 + u32::from(j) * 40))
+                .map(|k| format!("{:02x}", (k % 251) as u8))
+                .collect();
             msgs.push(json!({ "exec.data": { "sessionId": i, "msgFlags": 4, "data": chunk } }));
         }
         msgs.push(json!({ "exec.data": { "sessionId": i, "msgFlags": 9, "data": "6f6f7073" } }));
@@ -41,7 +48,10 @@ fn stream() -> Vec<u8> {
 
 fn ours(bytes: &[u8]) -> usize {
     let layout = Layout::new(Profile::Now16);
-    let cx = EncodeCx { layout: &layout, role: Role::Server };
+    let cx = EncodeCx {
+        layout: &layout,
+        role: Role::Server,
+    };
     let mut framer = Framer::new(layout).untraced();
     framer.push(bytes);
     let mut written = 0;

@@ -12,15 +12,42 @@ use crate::profile::Layout;
 /// Read a NOW_VARU32: `c` (top 2 bits of byte 0) = extra bytes, value bytes most significant first
 /// (ERRATA NOW-4). Non-minimal encodings are accepted, as now-proto-pdu does.
 pub fn read_varu32(r: &mut Reader<'_>, field: &str) -> Result<u32, DecodeError> {
+    read_varu32_sub(r, field, "")
+}
+
+/// `field` + `suffix`, built only when a name is needed (an error or a traced span), so the hot
+/// path allocates nothing.
+fn sub(field: &str, suffix: &str) -> String {
+    let mut name = String::with_capacity(field.len() + suffix.len());
+    name.push_str(field);
+    name.push_str(suffix);
+    name
+}
+
+/// Rename an error's field from `<path>` to `<path><suffix>`.
+fn suffixed(mut e: DecodeError, suffix: &str) -> DecodeError {
+    if !suffix.is_empty() {
+        e.field = std::borrow::Cow::Owned(sub(&e.field, suffix));
+    }
+    e
+}
+
+fn read_varu32_sub(r: &mut Reader<'_>, field: &str, suffix: &str) -> Result<u32, DecodeError> {
     let start = r.offset();
-    let first = r.bytes_quiet(1, field)?;
+    let first = r.bytes_quiet(1, field).map_err(|e| suffixed(e, suffix))?;
     let b0 = first.first().copied().unwrap_or(0);
     let extra = usize::from(b0 >> 6);
     let mut value = u32::from(b0 & 0x3F);
-    for &b in r.bytes_quiet(extra, field)? {
+    for &b in r.bytes_quiet(extra, field).map_err(|e| suffixed(e, suffix))? {
         value = (value << 8) | u32::from(b);
     }
-    r.note(start, field, format!("{value} (varu32, {} byte(s))", extra + 1));
+    if r.is_traced() {
+        r.note(
+            start,
+            &sub(field, suffix),
+            format!("{value} (varu32, {} byte(s))", extra + 1),
+        );
+    }
     Ok(value)
 }
 
@@ -48,39 +75,56 @@ pub fn write_varu32(out: &mut Vec<u8>, value: u32, field: &'static str) -> Resul
     Ok(())
 }
 
-fn check_len(r: &Reader<'_>, limit: Limit, len: u32, field: &str) -> Result<usize, DecodeError> {
+fn check_len(
+    r: &Reader<'_>,
+    limit: Limit,
+    len: u32,
+    field: &str,
+    suffix: &str,
+) -> Result<usize, DecodeError> {
     if u64::from(len) > limit.max {
-        return Err(r.error(
-            field,
-            DecodeErrorKind::OverLimit {
-                value: u64::from(len),
-                max: limit.max,
-                limit: limit.name,
-            },
-        ));
+        let kind = DecodeErrorKind::OverLimit {
+            value: u64::from(len),
+            max: limit.max,
+            limit: limit.name,
+        };
+        return Err(suffixed(r.error(field, kind), suffix));
     }
-    usize::try_from(len).map_err(|_| r.invalid(field, "length does not fit in memory"))
+    usize::try_from(len).map_err(|_| suffixed(r.invalid(field, "length does not fit in memory"), suffix))
 }
 
 /// Read a NOW_VARSTR: `len` (VARU32, NUL not counted), UTF-8 bytes, then a NUL when the layout has
 /// one (ERRATA NOW-5). Spans: `<field>.len`, `<field>`, `<field>.nul`.
 pub fn read_varstr(r: &mut Reader<'_>, field: &str, layout: &Layout) -> Result<String, DecodeError> {
-    let len = read_varu32(r, &format!("{field}.len"))?;
-    let len = check_len(r, MAX_VARSTR_LEN, len, &format!("{field}.len"))?;
+    let len = read_varu32_sub(r, field, ".len")?;
+    let len = check_len(r, MAX_VARSTR_LEN, len, field, ".len")?;
     let start = r.offset();
     let raw = r.bytes_quiet(len, field)?;
     let text = std::str::from_utf8(raw)
         .map_err(|e| r.invalid_at(start, field, format!("NOW_VARSTR is not UTF-8: {e}")))?
         .to_owned();
-    r.note(start, field, format!("{text:?}"));
+    if r.is_traced() {
+        r.note(start, field, format!("{text:?}"));
+    }
     if layout.varstr_nul {
         let nul_at = r.offset();
-        let nul = r.u8(&format!("{field}.nul"))?;
+        let nul = r
+            .bytes_quiet(1, field)
+            .map_err(|e| suffixed(e, ".nul"))?
+            .first()
+            .copied()
+            .unwrap_or(0);
+        if r.is_traced() {
+            r.note(nul_at, &sub(field, ".nul"), format!("{nul:#04x}"));
+        }
         if nul != 0 {
-            return Err(r.invalid_at(
-                nul_at,
-                &format!("{field}.nul"),
-                format!("NOW_VARSTR terminator must be 0x00, found {nul:#04x} (ERRATA NOW-5)"),
+            return Err(suffixed(
+                r.invalid_at(
+                    nul_at,
+                    field,
+                    format!("NOW_VARSTR terminator must be 0x00, found {nul:#04x} (ERRATA NOW-5)"),
+                ),
+                ".nul",
             ));
         }
     }
@@ -104,8 +148,8 @@ pub fn write_varstr(
 
 /// Read a NOW_VARBUF: `size` (VARU32) then that many bytes, no terminator (ERRATA NOW-5).
 pub fn read_varbuf(r: &mut Reader<'_>, field: &str) -> Result<Vec<u8>, DecodeError> {
-    let len = read_varu32(r, &format!("{field}.size"))?;
-    let len = check_len(r, MAX_VARBUF_LEN, len, &format!("{field}.size"))?;
+    let len = read_varu32_sub(r, field, ".size")?;
+    let len = check_len(r, MAX_VARBUF_LEN, len, field, ".size")?;
     Ok(r.bytes(len, field)?.to_vec())
 }
 

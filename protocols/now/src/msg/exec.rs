@@ -146,7 +146,7 @@ impl Body for ExecResult {
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ExecData {
-    /// Omitted: STDIN when the client sends, STDOUT when the server sends (1.3+ values).
+    /// Omitted: STDIN when the client sends, STDOUT when the server sends (in the profile's values).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub msg_flags: Option<DataFlags>,
     pub session_id: u32,
@@ -165,9 +165,12 @@ impl Body for ExecData {
     fn encode(&self, out: &mut Vec<u8>, cx: &EncodeCx<'_>) -> Result<u16, EncodeError> {
         out.put_u32_le(self.session_id);
         write_varbuf(out, &self.data.0, "data")?;
-        let default = match cx.role {
-            Role::Client => DataFlags::STDIN,
-            Role::Server => DataFlags::STDOUT,
+        // The 1.0 text's STDIN/STDOUT are 0x4/0x8 (ERRATA NOW-1, NOW-3).
+        let default = match (cx.role, cx.layout.profile.is_text_10()) {
+            (Role::Client, false) => DataFlags::STDIN,
+            (Role::Server, false) => DataFlags::STDOUT,
+            (Role::Client, true) => DataFlags(0x0004),
+            (Role::Server, true) => DataFlags(0x0008),
         };
         Ok(self.msg_flags.unwrap_or(default).0)
     }
