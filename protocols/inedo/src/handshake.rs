@@ -75,8 +75,8 @@ pub fn decode(r: &mut Reader<'_>, version: Version, check_id: bool) -> Result<Ha
             start,
             "protocolId",
             format!(
-                "bad protocol id {id} (wire {}); expected {PROTOCOL_ID} in .NET byte order (ERRATA Inedo-2): \
-                 the server MUST disconnect",
+                "bad protocol id {id} (wire {}); expected {PROTOCOL_ID} in .NET byte order (ERRATA Inedo-2); \
+                 \"If the protocol ID is not valid, the server will immediately disconnect\"",
                 hex::encode(raw)
             ),
         ));
