@@ -25,7 +25,9 @@ pub use rdm::{
     RdmAppAction, RdmAppNotify, RdmAppStart, RdmCapabilities, RdmCodes, RdmSessionAction, RdmSessionNotify,
     RdmSessionStart,
 };
-pub use session::{MsgBoxReq, MsgBoxResponse, MsgBoxRsp, SetKbdLayout, WindowRecEvent, WindowRecStart};
+pub use session::{
+    MsgBoxReq, MsgBoxResponse, MsgBoxRsp, MsgBoxStyle, SetKbdLayout, WindowRecEvent, WindowRecStart,
+};
 pub use system::SystemShutdown;
 pub use unknown::Unknown;
 

@@ -27,6 +27,21 @@ impl MsgBoxResponse {
     pub const TIMEOUT: u32 = 32000;
 }
 
+/// Common `style` values (Windows MessageBox MB_* types; "MBOK is the default").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsgBoxStyle;
+
+impl MsgBoxStyle {
+    pub const OK: u32 = 0x0000_0000;
+    pub const OK_CANCEL: u32 = 0x0000_0001;
+    pub const ABORT_RETRY_IGNORE: u32 = 0x0000_0002;
+    pub const YES_NO_CANCEL: u32 = 0x0000_0003;
+    pub const YES_NO: u32 = 0x0000_0004;
+    pub const RETRY_CANCEL: u32 = 0x0000_0005;
+    pub const CANCEL_TRY_CONTINUE: u32 = 0x0000_0006;
+    pub const HELP: u32 = 0x0000_4000;
+}
+
 /// NOW_SESSION_MSGBOX_REQ_MSG (0x12/0x03): requestId, style, timeout, then the two strings. As
 /// shipped, `title` precedes `text` and is always present (ERRATA NOW-6); the spec diagrams put text
 /// first (`msgbox-order=text-first`), and the 1.0 text has title only with NOW_MSGBOX_FLAG_TITLE.
