@@ -107,6 +107,12 @@ impl InedoSession {
         self.last_recv_iv
     }
 
+    /// Both openings are through: this side's handshake or reply went out and the other side's
+    /// arrived (always true in `phase=frames`).
+    pub fn handshake_done(&self) -> bool {
+        self.sent_opening && self.received_opening
+    }
+
     pub fn protocol_version(&self) -> Version {
         self.cfg.version
     }

@@ -515,3 +515,14 @@ fn garbage_after_an_ssl_reply_is_a_tls_error_not_a_panic() {
     assert!(c.poll_transmit().is_some(), "the ClientHello");
     assert_eq!(c.next_received().unwrap_err().field, "tls");
 }
+
+#[test]
+fn handshake_done_needs_both_openings() {
+    let mut c = session(Role::Client, "inedo-v1", &[]);
+    let mut s = session(Role::Server, "inedo-v1", &[]);
+    send(&mut c, &mut s, json!({ "handshake": {} }));
+    assert!(!c.handshake_done() && !s.handshake_done());
+    send(&mut s, &mut c, json!({ "handshake-reply": {} }));
+    assert!(c.handshake_done() && s.handshake_done());
+    assert!(session(Role::Server, "inedo-v1", &[("phase", "frames")]).handshake_done());
+}

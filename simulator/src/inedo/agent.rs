@@ -20,8 +20,6 @@ pub struct AgentPeer {
     dice: Dice,
     root_path: String,
     misbehave: Option<String>,
-    /// The reply has gone out.
-    answered: bool,
     closed: bool,
 }
 
@@ -47,7 +45,6 @@ impl AgentPeer {
             dice: Dice::new(config.seed),
             root_path: config.param("root-path").unwrap_or(DEFAULT_ROOT_PATH).to_owned(),
             misbehave: config.misbehave.clone(),
-            answered: false,
             closed: false,
         })
     }
@@ -118,7 +115,6 @@ impl AgentPeer {
             bytes.extend(tail);
         }
         send(out, "handshake-reply", bytes);
-        self.answered = true;
         out.push(Output::Log(format!(
             "handshake answered, encryption {}",
             self.session.encryption_mode()
@@ -240,7 +236,7 @@ impl crate::peer::Peer for AgentPeer {
     fn timer(&mut self, now: Duration) -> Vec<Output> {
         let mut out = Vec::new();
         if !self.closed
-            && !self.answered
+            && !self.session.handshake_done()
             && now >= HANDSHAKE_TIMEOUT
             && !self.bad("inedo-no-handshake-timeout")
         {
@@ -250,7 +246,7 @@ impl crate::peer::Peer for AgentPeer {
     }
 
     fn next_deadline(&self) -> Option<Duration> {
-        (!self.closed && !self.answered && !self.bad("inedo-no-handshake-timeout"))
+        (!self.closed && !self.session.handshake_done() && !self.bad("inedo-no-handshake-timeout"))
             .then_some(HANDSHAKE_TIMEOUT)
     }
 
