@@ -526,3 +526,120 @@ fn handshake_done_needs_both_openings() {
     assert!(c.handshake_done() && s.handshake_done());
     assert!(session(Role::Server, "inedo-v1", &[("phase", "frames")]).handshake_done());
 }
+
+/// Random structured messages for one direction, from a seed.
+fn random_messages(seed: u64, role: Role, v2: bool, aes: bool) -> Vec<serde_json::Value> {
+    let bytes = noise(seed, 400);
+    let mut it = bytes.iter().copied();
+    let mut next = || it.next().unwrap_or(0);
+    (0..8)
+        .map(|_| {
+            let data = hex::encode((0..next() % 40).map(|_| next()).collect::<Vec<u8>>());
+            let command = i32::from_le_bytes([next(), next(), 0, 0]) - 30_000;
+            let mut fields = json!({ "command": command, "data": data });
+            if aes && next() % 2 == 0 {
+                fields["nextIv"] = json!(hex::encode((0..16).map(|_| next()).collect::<Vec<u8>>()));
+            }
+            match role {
+                Role::Client => {
+                    if !v2 {
+                        fields["agentType"] = json!(1 + next() % 9);
+                    }
+                    json!({ "command": fields })
+                }
+                Role::Server => json!({ "response": fields }),
+            }
+        })
+        .collect()
+}
+
+#[rstest]
+#[case("inedo-v1", &[])]
+#[case("inedo-v2", &[])]
+#[case("inedo-v1", &[("encryption", "aes"), ("key", KEY128)])]
+#[case("inedo-v2", &[("encryption", "aes"), ("key", KEY256), ("iv-chain", "shared")])]
+fn random_frames_round_trip_in_any_split(#[case] profile: &str, #[case] params: &[(&str, &str)]) {
+    let aes = params.contains(&("encryption", "aes"));
+    let mut frames_params = params.to_vec();
+    frames_params.push(("phase", "frames"));
+    for seed in 1..20u64 {
+        for sender in [Role::Client, Role::Server] {
+            let mut tx = session(sender, profile, &frames_params);
+            let mut rx = session(sender.other(), profile, &frames_params);
+            let messages = random_messages(seed, sender, profile == "inedo-v2", aes);
+            let stream: Vec<u8> = messages.iter().flat_map(|m| tx.encode(m).unwrap()).collect();
+            // Deliver in uneven chunks.
+            let mut got = Vec::new();
+            for chunk in stream.chunks(1 + (seed as usize * 7) % 23) {
+                rx.push_received(chunk);
+                while let Some(d) = rx.next_received().unwrap() {
+                    got.push(d);
+                }
+            }
+            rx.finish().unwrap();
+            assert_eq!(got.len(), messages.len());
+            for (m, d) in messages.iter().zip(&got) {
+                let (name, fields) = m.as_object().unwrap().iter().next().unwrap();
+                assert_eq!(&d.name, name);
+                for (k, v) in fields.as_object().unwrap() {
+                    let decoded = &d.fields[k];
+                    let same = decoded == v
+                        || serde_json::from_value::<AgentType>(decoded.clone()).ok()
+                            == serde_json::from_value::<AgentType>(v.clone()).ok();
+                    assert!(same, "seed {seed}: {k}: sent {v}, decoded {decoded}");
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn ssl_survives_byte_at_a_time_delivery() {
+    let mut c = session(Role::Client, "inedo-v1", &[("encryption", "ssl")]);
+    let mut s = session(Role::Server, "inedo-v1", &[("encryption", "ssl")]);
+    let mut to_server: Vec<u8> = c.encode(&json!({ "handshake": {} })).unwrap();
+    let mut to_client: Vec<u8> = Vec::new();
+    let mut got_server = Vec::new();
+    let mut got_client = Vec::new();
+    let mut asked = false;
+    for _ in 0..50 {
+        for b in std::mem::take(&mut to_server) {
+            s.push_received(&[b]);
+            while let Some(d) = s.next_received().unwrap() {
+                if d.name == "handshake" {
+                    to_client.extend(s.encode(&json!({ "handshake-reply": {} })).unwrap());
+                }
+                if d.name == "meta.get-agent-root-path" {
+                    to_client.extend(
+                        s.encode(&json!({ "meta.get-agent-root-path-reply": { "path": "p" } }))
+                            .unwrap(),
+                    );
+                }
+                got_server.push(d.name);
+            }
+        }
+        while let Some(x) = s.poll_transmit() {
+            to_client.extend(x);
+        }
+        for b in std::mem::take(&mut to_client) {
+            c.push_received(&[b]);
+            while let Some(d) = c.next_received().unwrap() {
+                got_client.push(d.name);
+            }
+        }
+        if !asked && got_client.iter().any(|n| n == "handshake-reply") {
+            asked = true;
+            to_server.extend(c.encode(&json!({ "meta.get-agent-root-path": {} })).unwrap());
+        }
+        while let Some(x) = c.poll_transmit() {
+            to_server.extend(x);
+        }
+        if to_server.is_empty() && to_client.is_empty() {
+            break;
+        }
+    }
+    assert_eq!(got_server, ["handshake", "meta.get-agent-root-path"]);
+    assert_eq!(got_client, ["handshake-reply", "meta.get-agent-root-path-reply"]);
+    c.finish().unwrap();
+    s.finish().unwrap();
+}
