@@ -4,14 +4,14 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use peercheck_now::flags::{DataFlags, ExecCaps, MsgBoxFlags, SessionCaps, SystemCaps};
+use peercheck_now::flags::{DataFlags, MsgBoxFlags};
 use peercheck_now::msg::{ChannelCapset, ChannelClose, ExecData};
 use peercheck_now::primitives::HexBytes;
 use peercheck_now::{Framer, NowMessage, Status};
 use peercheck_wire::Role;
 
 use super::script::{self, ClientScript, Request};
-use super::wire::{layout_for, Encoder};
+use super::wire::{data_flags_from_10, default_caps, layout_for, result_exit_code, Encoder};
 use super::Misbehave;
 use crate::peer::{Output, Peer, PeerConfig};
 
@@ -86,9 +86,9 @@ impl NowClient {
             msg_flags: None,
             version_major: Some(major),
             version_minor: Some(minor),
-            system_capset: SystemCaps::SHUTDOWN,
-            session_capset: SessionCaps(0x1F),
-            exec_capset: ExecCaps(0x107F),
+            system_capset: default_caps(layout.profile).0,
+            session_capset: default_caps(layout.profile).1,
+            exec_capset: default_caps(layout.profile).2,
             heartbeat_interval: Some(60),
         };
         if let Some(fields) = &script.capset {
@@ -148,10 +148,14 @@ impl NowClient {
             summary.push_str(&format!(" (notes: {})", self.notes.join("; ")));
         }
         out.push(Output::Finished { ok, summary });
-        out.push(self.enc.send(&NowMessage::ChannelClose(ChannelClose {
-            msg_flags: None,
-            status: Status::success(),
-        })));
+        // The 1.0 text has no CHANNEL_CLOSE.
+        if !self.enc.layout.profile.is_text_10() {
+            let close = ChannelClose {
+                msg_flags: None,
+                status: Status::success(),
+            };
+            out.push(self.enc.send(&NowMessage::ChannelClose(close)));
+        }
         out.push(Output::Close {
             reason: "client script finished".into(),
         });
@@ -205,6 +209,29 @@ impl NowClient {
             self.caps.version_minor.unwrap_or(0),
         );
         let theirs = (c.version_major.unwrap_or(0), c.version_minor.unwrap_or(0));
+        if self.enc.layout.profile.is_text_10() {
+            // 1.0 text: "Received server message should be downgraded by the client (remove
+            // non-intersecting capabilities) and sent back to the server".
+            if theirs.0 != ours.0 {
+                self.fail(format!("server offered version {}.{}", theirs.0, theirs.1));
+                self.finish(out);
+                return;
+            }
+            let (vmaj, vmin) = ours.min(theirs);
+            let answer = ChannelCapset {
+                msg_flags: None,
+                version_major: Some(vmaj),
+                version_minor: Some(vmin),
+                system_capset: self.caps.system_capset & c.system_capset,
+                session_capset: self.caps.session_capset & c.session_capset,
+                exec_capset: self.caps.exec_capset & c.exec_capset,
+                heartbeat_interval: c.effective_heartbeat(),
+            };
+            out.push(self.enc.send(&NowMessage::ChannelCapset(answer)));
+            self.last_alive = now;
+            self.advance(now, out);
+            return;
+        }
         if theirs.0 != ours.0 {
             self.fail(format!(
                 "server answered version {}.{} to our {}.{}",
@@ -256,7 +283,9 @@ impl NowClient {
                 }
                 self.finish(out);
             }
-            (NowMessage::ExecStarted(s), Some(Expect::ExecResult(id))) if s.session_id == id => {
+            (NowMessage::ExecStarted(s) | NowMessage::ExecHeartbeat(s), Some(Expect::ExecResult(id)))
+                if s.session_id == id && !self.current.as_ref().is_some_and(|p| p.started) =>
+            {
                 let stdin = self.current.as_mut().and_then(|p| {
                     p.started = true;
                     p.request.stdin.clone()
@@ -271,7 +300,10 @@ impl NowClient {
                 }
             }
             (NowMessage::ExecData(d), Some(Expect::ExecResult(id))) if d.session_id == id => {
-                let f = d.msg_flags.unwrap_or_default();
+                let mut f = d.msg_flags.unwrap_or_default();
+                if self.enc.layout.profile.is_text_10() {
+                    f = data_flags_from_10(f);
+                }
                 let streams = [DataFlags::STDIN, DataFlags::STDOUT, DataFlags::STDERR];
                 if streams.iter().filter(|s| f.contains(**s)).count() != 1 || f.contains(DataFlags::STDIN) {
                     self.fail(format!(
@@ -301,7 +333,7 @@ impl NowClient {
                     ));
                 }
                 if let Some(want) = p.request.expect_exit_code {
-                    match r.exit_code {
+                    match result_exit_code(self.enc.layout.profile, r) {
                         Some(got) if got == want => {}
                         got => self.fail(format!("session {id}: exit code {got:?}, expected {want}")),
                     }
@@ -324,6 +356,15 @@ impl NowClient {
             (NowMessage::RdmCapabilities(_), Some(Expect::RdmCapabilities))
             | (NowMessage::RdmAppNotify(_), Some(Expect::RdmAppNotify))
             | (NowMessage::RdmSessionNotify(_), Some(Expect::RdmSessionNotify)) => self.complete(now, out),
+            (NowMessage::ExecHeartbeat(h), _)
+                if self
+                    .current
+                    .as_ref()
+                    .is_some_and(|p| p.expect == Expect::ExecResult(h.session_id)) =>
+            {
+                // 1.0 text: periodic EXEC_HEARTBEAT of a running session.
+                self.last_alive = now;
+            }
             (NowMessage::ExecStarted(_) | NowMessage::ExecData(_) | NowMessage::ExecResult(_), _) => {
                 let id = match &msg {
                     NowMessage::ExecStarted(s) => s.session_id,
@@ -350,7 +391,11 @@ impl Peer for NowClient {
             self.advance(now, &mut out);
             return out;
         }
-        // NOW-PROTO 1.3: the capset "is first set by the client side".
+        // NOW-PROTO 1.3: the capset "is first set by the client side" (the 1.0 text: by the server).
+        if self.enc.layout.profile.is_text_10() {
+            self.awaiting_capset = Some(now + self.timeout());
+            return out;
+        }
         out.push(self.enc.send(&NowMessage::ChannelCapset(self.caps.clone())));
         self.awaiting_capset = Some(now + self.timeout());
         out

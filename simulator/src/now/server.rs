@@ -8,8 +8,8 @@ use peercheck_now::flags::{
     ShellFlags, SystemCaps, WindowRecEventFlags, WindowRecStartFlags,
 };
 use peercheck_now::msg::{
-    ChannelCapset, ChannelClose, Empty, ExecCancelRsp, ExecData, ExecResult, ExecSessionId, MsgBoxRsp,
-    RdmAppNotify, RdmCapabilities, RdmCodes, RdmSessionNotify, WindowRecEvent,
+    ChannelCapset, ChannelClose, Empty, ExecCancelRsp, ExecData, MsgBoxRsp, RdmAppNotify, RdmCapabilities,
+    RdmCodes, RdmSessionNotify, WindowRecEvent,
 };
 use peercheck_now::primitives::HexBytes;
 use peercheck_now::status::NowCode;
@@ -17,7 +17,7 @@ use peercheck_now::{Framer, NowMessage, Status};
 use peercheck_wire::Role;
 
 use super::script::{self, Chunk, ExecScript, ServerScript};
-use super::wire::{layout_for, Encoder};
+use super::wire::{default_caps, layout_for, result_msg, started_msg, Encoder};
 use super::Misbehave;
 use crate::peer::{Output, Peer, PeerConfig};
 
@@ -56,24 +56,6 @@ pub struct NowServer {
     closed: bool,
 }
 
-fn ok_result(session_id: u32, exit_code: u32) -> NowMessage {
-    NowMessage::ExecResult(ExecResult {
-        msg_flags: None,
-        session_id,
-        exit_code: Some(exit_code),
-        status: Status::success(),
-    })
-}
-
-fn err_result(session_id: u32, status: Status) -> NowMessage {
-    NowMessage::ExecResult(ExecResult {
-        msg_flags: None,
-        session_id,
-        exit_code: Some(0),
-        status,
-    })
-}
-
 fn data(session_id: u32, flags: DataFlags, bytes: &[u8]) -> NowMessage {
     NowMessage::ExecData(ExecData {
         msg_flags: Some(flags),
@@ -94,17 +76,14 @@ impl NowServer {
         let layout = layout_for(config.profile.as_deref(), &config.params)?;
         let script: ServerScript = script::parse(config.script.as_ref())?;
         let (major, minor) = layout.profile.version();
+        let (system_capset, session_capset, exec_capset) = default_caps(layout.profile);
         let mut own = ChannelCapset {
             msg_flags: None,
             version_major: Some(major),
             version_minor: Some(minor),
-            system_capset: SystemCaps::SHUTDOWN,
-            session_capset: SessionCaps::LOCK
-                | SessionCaps::LOGOFF
-                | SessionCaps::MSGBOX
-                | SessionCaps::SET_KBD_LAYOUT
-                | SessionCaps::WINDOW_RECORDING,
-            exec_capset: ExecCaps(0x107F),
+            system_capset,
+            session_capset,
+            exec_capset,
             heartbeat_interval: None,
         };
         if let Some(fields) = &script.capset {
@@ -140,6 +119,30 @@ impl NowServer {
         })
     }
 
+    fn profile(&self) -> peercheck_now::Profile {
+        self.enc.layout.profile
+    }
+
+    fn result_ok(&self, session_id: u32, exit_code: u32) -> NowMessage {
+        result_msg(self.profile(), session_id, exit_code, Status::success())
+    }
+
+    fn result_err(&self, session_id: u32, status: Status) -> NowMessage {
+        result_msg(self.profile(), session_id, 0, status)
+    }
+
+    /// The 1.0 text's MSGBOX_RSP has no `response`: "`status.code` contains message box response code".
+    fn msgbox_rsp_layout(&self, mut rsp: MsgBoxRsp) -> MsgBoxRsp {
+        if self.profile().is_text_10() {
+            if let Some(r) = rsp.response.take() {
+                if !rsp.status.is_error() {
+                    rsp.status.code = r;
+                }
+            }
+        }
+        rsp
+    }
+
     fn at(&mut self, when: Duration, session: Option<u32>, msg: NowMessage) {
         self.seq += 1;
         self.queue.push((when, self.seq, Queued::Msg { session, msg }));
@@ -151,7 +154,10 @@ impl NowServer {
     }
 
     fn shutdown(&mut self, out: &mut Vec<Output>, status: Status, reason: &str) {
-        out.push(self.enc.send(&close(status)));
+        // The 1.0 text has no CHANNEL_CLOSE: the channel just goes away.
+        if !self.profile().is_text_10() {
+            out.push(self.enc.send(&close(status)));
+        }
         out.push(Output::Close {
             reason: reason.to_owned(),
         });
@@ -167,6 +173,12 @@ impl NowServer {
             let status = Status::now_error(NowCode::PROTOCOL_VERSION)
                 .with_message(format!("protocol version {major}.x is not supported"));
             self.shutdown(out, status, "incompatible protocol version");
+            return;
+        }
+        if self.profile().is_text_10() {
+            // 1.0 text: the server advertised first; this is the client's downgraded copy. No answer,
+            // and no channel heartbeat (1.0 only has per-session EXEC_HEARTBEAT).
+            self.negotiated = Some(c.clone());
             return;
         }
         let hint = c.effective_heartbeat().unwrap_or(DEFAULT_HEARTBEAT_SECS);
@@ -269,6 +281,8 @@ impl NowServer {
             }
             _ => return,
         };
+        // 1.0 had no IO_REDIRECTION flag (added in 1.1): output was always sent.
+        let io = io || self.profile().is_text_10();
         let reply_id = if self.misbehave == Some(Misbehave::IgnoreSessionId) {
             0
         } else {
@@ -277,13 +291,13 @@ impl NowServer {
         if !self.caps().exec_capset.contains(style) {
             let status = Status::now_error(NowCode::NOT_IMPLEMENTED)
                 .with_message(format!("{} was not negotiated", msg.name()));
-            out.push(self.enc.send(&err_result(reply_id, status)));
+            out.push(self.enc.send(&self.result_err(reply_id, status)));
             return;
         }
         if self.sessions.contains_key(&session_id) {
             let status =
                 Status::now_error(NowCode::IN_USE).with_message(format!("session {session_id} is in use"));
-            out.push(self.enc.send(&err_result(reply_id, status)));
+            out.push(self.enc.send(&self.result_err(reply_id, status)));
             return;
         }
         let entry = self
@@ -302,16 +316,13 @@ impl NowServer {
             if !fail.message.is_empty() {
                 status = status.with_message(fail.message.clone());
             }
-            out.push(self.enc.send(&err_result(reply_id, status)));
+            out.push(self.enc.send(&self.result_err(reply_id, status)));
             return;
         }
-        let started = NowMessage::ExecStarted(ExecSessionId {
-            msg_flags: None,
-            session_id: reply_id,
-        });
+        let started = started_msg(self.profile(), reply_id);
         // RUN is "not followed and does not send back the output"; DETACHED (1.4) is not followed either.
         if is_run || detached {
-            let result = ok_result(reply_id, 0);
+            let result = self.result_ok(reply_id, 0);
             if self.misbehave == Some(Misbehave::ResultBeforeStarted) {
                 out.push(self.enc.send(&result));
                 out.push(self.enc.send(&started));
@@ -322,7 +333,7 @@ impl NowServer {
             return;
         }
         if self.misbehave == Some(Misbehave::ResultBeforeStarted) {
-            out.push(self.enc.send(&ok_result(reply_id, entry.exit_code)));
+            out.push(self.enc.send(&self.result_ok(reply_id, entry.exit_code)));
         }
         out.push(self.enc.send(&started));
         let state = ExecState {
@@ -376,7 +387,7 @@ impl NowServer {
             self.at(
                 when,
                 Some(session_id),
-                ok_result(state.reply_id, state.script.exit_code),
+                self.result_ok(state.reply_id, state.script.exit_code),
             );
         }
         if self.misbehave == Some(Misbehave::DataAfterResult) {
@@ -446,6 +457,7 @@ impl NowServer {
                         response: Some(0),
                         status: Status::now_error(NowCode::NOT_IMPLEMENTED),
                     };
+                    let rsp = self.msgbox_rsp_layout(rsp);
                     out.push(self.enc.send(&NowMessage::SessionMsgBoxRsp(rsp)));
                 } else {
                     let rsp = MsgBoxRsp {
@@ -454,6 +466,7 @@ impl NowServer {
                         response: Some(self.script.msgbox.response),
                         status: Status::success(),
                     };
+                    let rsp = self.msgbox_rsp_layout(rsp);
                     self.at(
                         now + Duration::from_millis(self.script.msgbox.delay_ms),
                         None,
@@ -513,7 +526,10 @@ impl NowServer {
             | NowMessage::ExecWinPs(_)
             | NowMessage::ExecPwsh(_) => self.exec_request(now, &msg, out),
             NowMessage::ExecData(d) => {
-                let f = d.msg_flags.unwrap_or_default();
+                let mut f = d.msg_flags.unwrap_or_default();
+                if self.profile().is_text_10() {
+                    f = super::wire::data_flags_from_10(f);
+                }
                 match self.sessions.get(&d.session_id).cloned() {
                     Some(s) if s.io && f.contains(DataFlags::STDIN) => {
                         if s.wait_stdin {
@@ -561,7 +577,7 @@ impl NowServer {
                 out.push(self.enc.send(&NowMessage::ExecCancelRsp(rsp)));
                 out.push(
                     self.enc
-                        .send(&err_result(state.reply_id, Status::now_error(NowCode::ABORTED))),
+                        .send(&self.result_err(state.reply_id, Status::now_error(NowCode::ABORTED))),
                 );
             }
             NowMessage::ExecAbort(a) => {
@@ -673,7 +689,15 @@ impl NowServer {
 
 impl Peer for NowServer {
     fn start(&mut self, _now: Duration) -> Vec<Output> {
-        // NOW-PROTO 1.3: "This message is first set by the client side": the agent waits.
+        // NOW-PROTO 1.3: "This message is first set by the client side": the agent waits. The 1.0
+        // text had it the other way round: "This message is first set by the server side".
+        if self.profile().is_text_10() {
+            let caps = ChannelCapset {
+                heartbeat_interval: Some(DEFAULT_HEARTBEAT_SECS),
+                ..self.own.clone()
+            };
+            return vec![self.enc.send(&NowMessage::ChannelCapset(caps))];
+        }
         Vec::new()
     }
 

@@ -779,3 +779,80 @@ requests:
     );
     assert_eq!(ids(&bad), vec![1, 1]);
 }
+
+// ------------------------------------------------------------------ other profiles
+
+fn pair_profile(profile: &str, client_script: Option<&str>, server_script: Option<&str>) -> Transcript {
+    let mut cc = config(Role::Client, &[], client_script, None);
+    cc.profile = Some(profile.into());
+    let mut sc = config(Role::Server, &[], server_script, None);
+    sc.profile = Some(profile.into());
+    let mut c = new_peer(&cc).unwrap();
+    let mut s = new_peer(&sc).unwrap();
+    run_pair(c.as_mut(), s.as_mut(), Duration::from_secs(60))
+}
+
+const PROFILE_SCRIPT: &str = r#"
+requests:
+  - send: { exec.shell: { sessionId: 1, command: "echo hi", msgFlags: 4096 } }
+    expect-stdout: "echo hi"
+    expect-exit-code: 4
+  - send: { exec.batch: { sessionId: 2, command: "more", msgFlags: 4096 } }
+    stdin: "line"
+    expect-stdout: "line"
+  - send: { session.msgbox-req: { requestId: 3, text: "Sure?", msgFlags: 8 } }
+"#;
+
+const PROFILE_SERVER: &str = r#"
+exec:
+  - match: "more"
+    wait-stdin: true
+  - exit-code: 4
+"#;
+
+#[test]
+fn now_1_3_pair_runs_the_script() {
+    let t = pair_profile("now-1.3", Some(PROFILE_SCRIPT), Some(PROFILE_SERVER));
+    assert!(t.ok(), "{}", t.summary());
+    let mut c = Codec::new(Role::Server);
+    let first = t.sent.iter().find(|(r, _, _)| *r == Role::Client).unwrap();
+    let got = c.dec(&[Output::Send {
+        label: String::new(),
+        bytes: first.2.clone(),
+    }]);
+    assert_eq!(got[0].fields["versionMinor"], 3);
+    assert_eq!(got[0].fields["sessionCapset"], 0x0F);
+}
+
+#[test]
+fn now_1_0_text_pair_runs_the_script_in_the_1_0_layout() {
+    let t = pair_profile("now-1.0-text", Some(PROFILE_SCRIPT), Some(PROFILE_SERVER));
+    assert!(t.ok(), "{}", t.summary());
+    // 1.0 text: the server advertises first, the client answers with the downgraded copy.
+    assert_eq!(t.sent[0].0, Role::Server);
+    assert_eq!(t.sent[0].1, "channel.capset");
+    assert_eq!(t.sent[1].0, Role::Client);
+    assert_eq!(t.sent[1].1, "channel.capset", "{:?}", t.logs);
+    assert!(t.labels(Role::Server).contains(&"exec.heartbeat"));
+    assert!(!t.labels(Role::Client).contains(&"channel.close"));
+    // Decoded with the 1.0-text codec: RESULT without exitCode, the exit code in status.code.
+    let opts = SessionOptions {
+        local_role: Some(Role::Client),
+        profile: Some("now-1.0-text".into()),
+        ..Default::default()
+    };
+    let mut dec = peercheck_now::protocol().new_session(&opts).unwrap();
+    for (r, _, b) in &t.sent {
+        if *r == Role::Server {
+            dec.push_received(b);
+        }
+    }
+    let mut results = Vec::new();
+    while let Some(m) = dec.next_received().unwrap() {
+        if m.name == "exec.result" {
+            results.push(m.fields);
+        }
+    }
+    assert!(results[0].get("exitCode").is_none());
+    assert_eq!(results[0]["status"]["code"], 4);
+}

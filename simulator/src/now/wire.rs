@@ -1,8 +1,9 @@
 //! Encoding for the peers: the codec's encoder, plus the byte-level deviations some misbehaviours
 //! need (they change the layout, which the structured form cannot express on purpose).
 
-use peercheck_now::flags::DataFlags;
-use peercheck_now::{encode_message, EncodeCx, Layout, NowMessage, Profile};
+use peercheck_now::flags::{DataFlags, ExecCaps, SessionCaps, SystemCaps};
+use peercheck_now::msg::{ExecResult, ExecSessionId};
+use peercheck_now::{encode_message, EncodeCx, Layout, NowMessage, Profile, Status};
 use peercheck_wire::Role;
 use std::collections::BTreeMap;
 
@@ -47,26 +48,16 @@ impl Encoder {
             layout.varstr_nul = false;
         }
         let mut msg = msg.clone();
-        if let (Some(Misbehave::DataFlags10Layout), NowMessage::ExecData(d)) = (self.misbehave, &mut msg) {
-            // Shipped → 1.0 text values (ERRATA NOW-3): LAST 1→2, STDOUT 4→8, STDERR 8→0x10, plus FIRST.
-            let f = d.msg_flags.unwrap_or(DataFlags::STDOUT);
-            let mut old = 0u16;
-            if f.contains(DataFlags::LAST) {
-                old |= 0x0002;
-            }
-            if f.contains(DataFlags::STDIN) {
-                old |= 0x0004;
-            }
-            if f.contains(DataFlags::STDOUT) {
-                old |= 0x0008;
-            }
-            if f.contains(DataFlags::STDERR) {
-                old |= 0x0010;
-            }
-            if self.first_sent.insert(d.session_id) {
-                old |= 0x0001;
-            }
-            d.msg_flags = Some(DataFlags(old));
+        let want_10 = self.misbehave == Some(Misbehave::DataFlags10Layout) || layout.profile.is_text_10();
+        if let (true, NowMessage::ExecData(d)) = (want_10, &mut msg) {
+            // Shipped → 1.0 text values (ERRATA NOW-1, NOW-3), plus FIRST on a session's first chunk.
+            let first = self.first_sent.insert(d.session_id);
+            let default = if self.role == Role::Client {
+                DataFlags::STDIN
+            } else {
+                DataFlags::STDOUT
+            };
+            d.msg_flags = Some(data_flags_to_10(d.msg_flags.unwrap_or(default), first));
         }
         let mut bytes = encode_message(
             &msg,
@@ -110,4 +101,94 @@ fn set_msg_size(bytes: &mut [u8], delta: i64) {
         let v = u32::try_from(v.max(0)).unwrap_or(u32::MAX);
         field.copy_from_slice(&v.to_le_bytes());
     }
+}
+
+/// The capabilities a peer offers by default in a profile (what that version defines).
+pub(crate) fn default_caps(profile: Profile) -> (SystemCaps, SessionCaps, ExecCaps) {
+    match profile {
+        Profile::Now16 => (SystemCaps::SHUTDOWN, SessionCaps(0x1F), ExecCaps(0x107F)),
+        Profile::Now13 => (SystemCaps::SHUTDOWN, SessionCaps(0x0F), ExecCaps(0x103F)),
+        Profile::Now10Text => (SystemCaps::SHUTDOWN, SessionCaps(0x07), ExecCaps(0x3F)),
+    }
+}
+
+/// RESULT in the profile's layout: the 1.0 text has no exitCode, "`status.code` contains process
+/// exit code on success".
+pub(crate) fn result_msg(
+    profile: Profile,
+    session_id: u32,
+    exit_code: u32,
+    mut status: Status,
+) -> NowMessage {
+    let exit_code = if profile.is_text_10() {
+        if !status.is_error() {
+            status.code = exit_code;
+        }
+        None
+    } else {
+        Some(exit_code)
+    };
+    NowMessage::ExecResult(ExecResult {
+        msg_flags: None,
+        session_id,
+        exit_code,
+        status,
+    })
+}
+
+/// The exit code a RESULT carries, in either layout.
+pub(crate) fn result_exit_code(profile: Profile, r: &ExecResult) -> Option<u32> {
+    match r.exit_code {
+        Some(c) => Some(c),
+        None if profile.is_text_10() && !r.status.is_error() => Some(r.status.code),
+        None => None,
+    }
+}
+
+/// "The session started": EXEC_STARTED (1.3+); the 1.0 text sends EXEC_HEARTBEAT "immediately after
+/// execution session has started".
+pub(crate) fn started_msg(profile: Profile, session_id: u32) -> NowMessage {
+    let body = ExecSessionId {
+        msg_flags: None,
+        session_id,
+    };
+    if profile.is_text_10() {
+        NowMessage::ExecHeartbeat(body)
+    } else {
+        NowMessage::ExecStarted(body)
+    }
+}
+
+/// DATA flags in the 1.0 text's values: FIRST 1, LAST 2, STDIN 4, STDOUT 8, STDERR 0x10.
+pub(crate) fn data_flags_to_10(f: DataFlags, first: bool) -> DataFlags {
+    let pairs = [
+        (DataFlags::LAST, 0x0002),
+        (DataFlags::STDIN, 0x0004),
+        (DataFlags::STDOUT, 0x0008),
+        (DataFlags::STDERR, 0x0010),
+    ];
+    let mut old = if first { 0x0001 } else { 0 };
+    for (new, v) in pairs {
+        if f.contains(new) {
+            old |= v;
+        }
+    }
+    DataFlags(old)
+}
+
+/// DATA flags read in the 1.0 text's values, as the shipped constants (FIRST dropped).
+pub(crate) fn data_flags_from_10(f: DataFlags) -> DataFlags {
+    let pairs = [
+        (0x0002, DataFlags::LAST),
+        (0x0004, DataFlags::STDIN),
+        (0x0008, DataFlags::STDOUT),
+        (0x0010, DataFlags::STDERR),
+    ];
+    let mut out = DataFlags::empty();
+    for (v, new) in pairs {
+        if f.0 & v != 0 {
+            out |= new;
+        }
+    }
+    out
 }
