@@ -24,6 +24,10 @@ pub enum Command {
     Simulate(SimulateArgs),
     /// Print the JSON Schema of scenario files.
     Schema(SchemaArgs),
+    /// Which spec requirements the catalogue covers (requirements/*.yaml).
+    Coverage(CoverageArgs),
+    /// Prove the catalogue: 100% pass on the correct simulator, and every misbehaviour mode caught.
+    Selftest(SelftestArgs),
 }
 
 #[derive(Debug, Args, Clone)]
@@ -219,4 +223,43 @@ pub fn params_for(pairs: &[String], protocol: &str) -> Result<std::collections::
         }
     }
     Ok(out)
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// Scenario folder.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Requirement registry folder (default: requirements/ beside the scenarios).
+    #[arg(long)]
+    pub requirements: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 1 when a MUST is neither covered nor justified.
+    #[arg(long)]
+    pub fail_uncovered_must: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SelftestArgs {
+    /// Scenario folder.
+    #[arg(default_value = "scenarios")]
+    pub scenarios: PathBuf,
+    /// Only this protocol (repeatable).
+    #[arg(long)]
+    pub protocol: Vec<String>,
+    /// Only misbehaviour modes matching this glob.
+    #[arg(long)]
+    pub mode: Option<String>,
+    /// Write the catch matrix (Markdown) here.
+    #[arg(long)]
+    pub matrix: Option<PathBuf>,
+    /// Parallel scenarios.
+    #[arg(short = 'j', long, default_value_t = 16)]
+    pub jobs: usize,
+    /// Also run the correct simulator over stdio.
+    #[arg(long)]
+    pub stdio: bool,
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_scale: f64,
 }

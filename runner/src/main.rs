@@ -10,6 +10,7 @@ mod engine;
 mod expectations;
 mod matcher;
 mod protocols;
+mod requirements;
 mod report;
 mod scenario;
 mod select;
@@ -35,6 +36,8 @@ fn main() {
             cli::Command::Decode(a) => commands::decode::run(a),
             cli::Command::Simulate(a) => commands::simulate::run(a).await,
             cli::Command::Schema(a) => commands::schema::run(a),
+            cli::Command::Coverage(a) => commands::coverage::run(a),
+            cli::Command::Selftest(a) => commands::selftest::run(a).await,
         }
     });
     // Background tasks (simulators, stderr readers) must not keep the process alive.

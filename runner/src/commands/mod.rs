@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod check;
+pub mod coverage;
 pub mod decode;
 pub mod list;
 pub mod run;
 pub mod schema;
+pub mod selftest;
 pub mod simulate;
 
 /// Exit codes (documented in README.md and docs/cli.md).

@@ -15,6 +15,71 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
 
+/// Everything `execute` needs besides the scenarios.
+#[derive(Debug, Clone)]
+pub struct ExecPlan {
+    pub target: Arc<Target>,
+    pub profiles: std::collections::BTreeMap<String, String>,
+    /// `--param` pairs (`key=value` or `protocol:key=value`).
+    pub params: Vec<String>,
+    pub framing: Option<String>,
+    pub timing: Timing,
+    pub seed: u64,
+    pub jobs: usize,
+}
+
+/// Run scenarios in parallel; `on_result` sees each result as it finishes (and may adjust it).
+/// Returns the results in scenario order, how many could not reach the implementation, and
+/// whether the run was interrupted (Ctrl-C: children are killed, finished results kept).
+pub async fn execute(
+    scenarios: Vec<LoadedScenario>,
+    plan: &ExecPlan,
+    mut on_result: impl FnMut(&mut ScenarioResult),
+) -> Result<(Vec<ScenarioResult>, usize, bool), String> {
+    let sem = Arc::new(Semaphore::new(plan.jobs.max(1)));
+    let mut set = tokio::task::JoinSet::new();
+    let total = scenarios.len();
+    for (index, s) in scenarios.into_iter().enumerate() {
+        let sem = sem.clone();
+        let target = plan.target.clone();
+        let profile = plan.profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
+        let mut cli_params = params_for(&plan.params, &s.scenario.protocol)?;
+        if let (Some(f), "psrp") = (&plan.framing, s.scenario.protocol.as_str()) {
+            cli_params.insert("framing".into(), f.clone());
+        }
+        let (timing, seed) = (plan.timing, plan.seed);
+        set.spawn(async move {
+            let _permit = sem.acquire().await;
+            (index, run_one(&s, &target, &profile, cli_params, timing, seed).await)
+        });
+    }
+    let mut results: Vec<(usize, ScenarioResult)> = Vec::with_capacity(total);
+    let mut unreachable = 0usize;
+    let mut interrupted = false;
+    loop {
+        tokio::select! {
+            next = set.join_next() => match next {
+                None => break,
+                Some(Ok((i, (mut r, was_unreachable)))) => {
+                    if was_unreachable { unreachable += 1; }
+                    on_result(&mut r);
+                    results.push((i, r));
+                }
+                Some(Err(e)) => eprintln!("error: a scenario task failed: {e}"),
+            },
+            _ = tokio::signal::ctrl_c() => {
+                interrupted = true;
+                eprintln!("\ninterrupted: stopping; children are killed and reaped, reports keep what finished");
+                set.abort_all();
+                while set.join_next().await.is_some() {}
+                break;
+            }
+        }
+    }
+    results.sort_by_key(|(i, _)| *i);
+    Ok((results.into_iter().map(|(_, r)| r).collect(), unreachable, interrupted))
+}
+
 pub async fn run(args: &RunArgs) -> i32 {
     let target = match target_of(args) {
         Ok(t) => t,
@@ -54,7 +119,7 @@ pub async fn run(args: &RunArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let mut expectations = match &args.expectations {
+    let mut expectations: Option<Expectations> = match &args.expectations {
         Some(p) if p.exists() || !args.update_expectations => match Expectations::load(p, &expectations::today()) {
             Ok(e) => Some(e),
             Err(e) => {
@@ -82,63 +147,37 @@ pub async fn run(args: &RunArgs) -> i32 {
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let sem = Arc::new(Semaphore::new(jobs));
-    let mut set = tokio::task::JoinSet::new();
-    let target = Arc::new(target);
-    let total = scenarios.len();
-    for (index, s) in scenarios.into_iter().enumerate() {
-        let sem = sem.clone();
-        let target = target.clone();
-        let profile = profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
-        let mut cli_params = match params_for(&args.param, &s.scenario.protocol) {
-            Ok(p) => p,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
-            }
-        };
-        if let (Some(f), "psrp") = (&args.framing, s.scenario.protocol.as_str()) {
-            cli_params.insert("framing".into(), f.clone());
+    let plan = ExecPlan {
+        target: Arc::new(target.clone()),
+        profiles: profiles.clone(),
+        params: args.param.clone(),
+        framing: args.framing.clone(),
+        timing,
+        seed,
+        jobs,
+    };
+    let quiet = args.quiet;
+    let strict = args.strict;
+    let outcome = execute(scenarios, &plan, |r| {
+        if let Some(e) = expectations.as_mut() {
+            let (v, why) = e.apply(&r.id, r.verdict);
+            r.verdict = v;
+            r.expectation = why;
         }
-        set.spawn(async move {
-            let _permit = sem.acquire().await;
-            (index, run_one(&s, &target, &profile, cli_params, timing, seed).await)
-        });
-    }
-    let mut results: Vec<(usize, ScenarioResult)> = Vec::with_capacity(total);
-    let mut unreachable = 0usize;
-    let mut interrupted = false;
-    loop {
-        tokio::select! {
-            next = set.join_next() => match next {
-                None => break,
-                Some(Ok((i, (mut r, was_unreachable)))) => {
-                    if was_unreachable { unreachable += 1; }
-                    if let Some(e) = expectations.as_mut() {
-                        let (v, why) = e.apply(&r.id, r.verdict);
-                        r.verdict = v;
-                        r.expectation = why;
-                    }
-                    if !(args.quiet && !r.verdict.fails_run(args.strict)) {
-                        progress.suspend(|| println!("{}", terminal::line(&r, style)));
-                    }
-                    progress.inc(1);
-                    results.push((i, r));
-                }
-                Some(Err(e)) => eprintln!("error: a scenario task failed: {e}"),
-            },
-            _ = tokio::signal::ctrl_c() => {
-                interrupted = true;
-                eprintln!("\ninterrupted: stopping; children are killed and reaped, reports keep what finished");
-                set.abort_all();
-                while set.join_next().await.is_some() {}
-                break;
-            }
+        if !(quiet && !r.verdict.fails_run(strict)) {
+            progress.suspend(|| println!("{}", terminal::line(r, style)));
         }
-    }
+        progress.inc(1);
+    })
+    .await;
     progress.finish_and_clear();
-    results.sort_by_key(|(i, _)| *i);
-    let results: Vec<ScenarioResult> = results.into_iter().map(|(_, r)| r).collect();
+    let (results, unreachable, interrupted) = match outcome {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::USAGE;
+        }
+    };
 
     for r in results.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Xfail | Verdict::Unsupported)) {
         print!("{}", terminal::details(r));
