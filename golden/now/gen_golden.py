@@ -358,13 +358,13 @@ vec("profiles", "profile-1_0.capset-no-heartbeat", "now-1.0-text: without the fl
     msg(0x10, 0x01, 0, u8(1), u8(0), u32(0), u32(1), u32(1)),
     {"channel.capset": {"msgFlags": 0, "versionMajor": 1, "versionMinor": 0, "sessionCapset": 1, "execCapset": 1}},
     profile=P10)
-vec("profiles", "profile-1_0.result-no-exit-code", "now-1.0-text: RESULT has no exitCode; status.code holds it; no errorMessage without its flag; no NUL",
+vec("profiles", "profile-1_0.result-no-exit-code", "now-1.0-text: RESULT has no exitCode; status.code holds it; no errorMessage without its flag",
     S2C, "NOW-PROTO 1.0 text NOW_EXEC_RESULT_MSG, NOW_STATUS; ERRATA NOW-1, NOW-8",
     msg(0x13, 0x04, 0, u32(5), status(0, 0, 3, with_msg=False)),
     {"exec.result": {"sessionId": 5, "status": {"flags": 0, "kind": 0, "code": 3}}}, profile=P10)
-vec("profiles", "profile-1_0.result-error-message", "now-1.0-text: errorMessage present with NOW_EXEC_RESULT_ERROR_MESSAGE, no NUL terminator",
-    S2C, "NOW-PROTO 1.0 text NOW_STATUS (errorMessage optional), NOW_VARSTR (str excludes the null terminator)",
-    msg(0x13, 0x04, 0, u32(5), status(3, 1, 4, "gone", nul=False)),
+vec("profiles", "profile-1_0.result-error-message", "now-1.0-text: errorMessage present only with NOW_EXEC_RESULT_ERROR_MESSAGE",
+    S2C, "NOW-PROTO 1.0 text NOW_STATUS (errorMessage optional)",
+    msg(0x13, 0x04, 0, u32(5), status(3, 1, 4, "gone")),
     {"exec.result": {"sessionId": 5, "status": {"flags": 3, "kind": 1, "code": 4, "errorMessage": "gone"}}},
     profile=P10)
 vec("profiles", "profile-1_0.data-first-stdout", "now-1.0-text: DATA flags FIRST|STDOUT = 0x0009",
@@ -373,7 +373,7 @@ vec("profiles", "profile-1_0.data-first-stdout", "now-1.0-text: DATA flags FIRST
     {"exec.data": {"msgFlags": 9, "sessionId": 5, "data": "6869"}}, profile=P10)
 vec("profiles", "profile-1_0.msgbox-req-text-first", "now-1.0-text: text before an optional title",
     C2S, "NOW-PROTO 1.0 text NOW_SESSION_MSGBOX_REQ_MSG; ERRATA NOW-6",
-    msg(0x12, 0x03, 0x0009, u32(1), u32(0), u32(0), varstr("Hello", False), varstr("Title", False)),
+    msg(0x12, 0x03, 0x0009, u32(1), u32(0), u32(0), varstr("Hello"), varstr("Title")),
     {"session.msgbox-req": {"msgFlags": 9, "requestId": 1, "text": "Hello", "title": "Title"}}, profile=P10)
 vec("profiles", "profile-1_0.msgbox-rsp-no-response", "now-1.0-text: MSGBOX_RSP has no response field; status.code holds IDOK",
     S2C, "NOW-PROTO 1.0 text NOW_SESSION_MSGBOX_RSP_MSG",
@@ -381,20 +381,20 @@ vec("profiles", "profile-1_0.msgbox-rsp-no-response", "now-1.0-text: MSGBOX_RSP 
     {"session.msgbox-rsp": {"requestId": 1, "status": {"flags": 0, "code": 1}}}, profile=P10)
 vec("profiles", "profile-1_0.process-optional-fields", "now-1.0-text: PROCESS parameters present (flag), directory absent",
     C2S, "NOW-PROTO 1.0 text NOW_EXEC_PROCESS_MSG",
-    msg(0x13, 0x11, 0x0001, u32(3), varstr("cmd.exe", False), varstr("/c ver", False)),
+    msg(0x13, 0x11, 0x0001, u32(3), varstr("cmd.exe"), varstr("/c ver")),
     {"exec.process": {"msgFlags": 1, "sessionId": 3, "filename": "cmd.exe", "parameters": "/c ver"}}, profile=P10)
 vec("profiles", "profile-1_0.batch-directory-flag-2", "now-1.0-text: BATCH directory flag is 0x0002",
     C2S, "NOW-PROTO 1.0 text NOW_EXEC_BATCH_MSG",
-    msg(0x13, 0x13, 0x0002, u32(4), varstr("dir", False), varstr("C:\\", False)),
+    msg(0x13, 0x13, 0x0002, u32(4), varstr("dir"), varstr("C:\\")),
     {"exec.batch": {"msgFlags": 2, "sessionId": 4, "command": "dir", "directory": "C:\\"}}, profile=P10)
 vec("profiles", "profile-1_0.winps-no-directory", "now-1.0-text: WINPS without directory, execution policy present with its flag",
     C2S, "NOW-PROTO 1.0 text NOW_EXEC_WINPS_MSG",
-    msg(0x13, 0x14, 0x0040, u32(5), varstr("Get-Date", False), varstr("Bypass", False)),
+    msg(0x13, 0x14, 0x0040, u32(5), varstr("Get-Date"), varstr("Bypass")),
     {"exec.winps": {"msgFlags": 0x40, "sessionId": 5, "command": "Get-Date", "executionPolicy": "Bypass"}},
     profile=P10)
 vec("profiles", "profile-1_0.run-no-directory", "now-1.0-text: RUN has only the command",
     C2S, "NOW-PROTO 1.0 text NOW_EXEC_RUN_MSG",
-    msg(0x13, 0x10, 0, u32(6), varstr("calc", False)),
+    msg(0x13, 0x10, 0, u32(6), varstr("calc")),
     {"exec.run": {"sessionId": 6, "command": "calc"}}, profile=P10)
 vec("profiles", "profile-1_0.exec-heartbeat", "now-1.0-text: EXEC_HEARTBEAT 0x13/0x20 with a session id",
     S2C, "NOW-PROTO 1.0 text NOW_EXEC_HEARTBEAT_MSG",
@@ -403,6 +403,10 @@ vec("profiles", "profile-1_0.channel-close-unknown", "now-1.0-text: 0x10/0x03 (C
     C2S, "NOW-PROTO 1.0 text NOW_NEGOTIATION_MSG type table",
     msg(0x10, 0x03, 0, status()),
     {"unknown": {"msgClass": 0x10, "msgType": 3, "msgFlags": 0, "body": status().hex()}}, profile=P10)
+vec("profiles", "params.varstr-no-nul", "varstr-nul=false: the other reading of \"str ... excluding the null terminator\" (no terminator at all)",
+    C2S, S + "NOW_VARSTR; ERRATA NOW-5",
+    msg(0x11, 0x03, 0, u32(10), varstr("bye", False)),
+    {"system.shutdown": {"msgFlags": 0, "timeout": 10, "message": "bye"}}, params={"varstr-nul": "false"})
 vec("profiles", "params.msgbox-text-first", "msgbox-order=text-first: the spec diagram's order (text, then title)",
     C2S, S + "NOW_SESSION_MSGBOX_REQ_MSG diagram; ERRATA NOW-6",
     msg(0x12, 0x03, 0x0001, u32(2), u32(0), u32(0), varstr("Body"), varstr("Head")),
@@ -479,8 +483,8 @@ vec(E, "invalid.status-truncated", "CLOSE whose NOW_STATUS stops after the flags
 vec(E, "invalid.header-only-partial", "Five bytes: not even a whole header",
     S2C, S + "NOW_HEADER (8 bytes)", raw(b"\x08\x00\x00\x00\x13"),
     verdict="invalid", error="header")
-vec(E, "invalid.profile-1_0.varstr-with-nul", "now-1.0-text: a shipped-layout RUN (NUL terminators, directory) leaves trailing bytes",
-    C2S, "NOW-PROTO 1.0 text NOW_EXEC_RUN_MSG, NOW_VARSTR; ERRATA NOW-1, NOW-5",
+vec(E, "invalid.profile-1_0.varstr-with-nul", "now-1.0-text: a 1.1+ RUN (with a directory) leaves trailing bytes",
+    C2S, "NOW-PROTO 1.0 text NOW_EXEC_RUN_MSG (command only); ERRATA NOW-1",
     msg(0x13, 0x10, 0, u32(6), varstr("calc"), varstr("")),
     verdict="invalid", error="trailing", profile=P10)
 

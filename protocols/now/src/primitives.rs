@@ -252,9 +252,11 @@ mod tests {
     }
 
     #[test]
-    fn varstr_requires_the_nul_in_shipped_layouts_only() {
+    fn varstr_requires_the_nul_unless_switched_off() {
         let l16 = Layout::new(Profile::Now16);
-        let l10 = Layout::new(Profile::Now10Text);
+        let mut l10 = Layout::new(Profile::Now10Text);
+        assert!(l10.varstr_nul);
+        l10.apply_param("varstr-nul", "false").unwrap();
         let mut out = Vec::new();
         write_varstr(&mut out, "hi", "s", &l16).unwrap();
         assert_eq!(out, b"\x02hi\x00");

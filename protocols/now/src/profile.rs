@@ -59,9 +59,10 @@ impl Profile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Layout {
     pub profile: Profile,
-    /// NOW_VARSTR ends with a NUL that `len` does not count (ERRATA NOW-5). Default on for the
-    /// shipped profiles; off for `now-1.0-text`, whose text says `str` excludes the terminator.
-    /// Param `varstr-nul=true|false`.
+    /// NOW_VARSTR ends with a NUL that `len` does not count (ERRATA NOW-5). On in every profile: the
+    /// 1.0 and 1.3 texts word it identically ("length, excluding the null terminator") and the shipped
+    /// code writes the NUL. `varstr-nul=false` is the other reading ("str … excluding the null
+    /// terminator": no terminator at all).
     pub varstr_nul: bool,
     /// NOW_SESSION_MSGBOX_REQ puts `title` before `text` as shipped (ERRATA NOW-6); `false` follows the
     /// spec diagrams (text first). Param `msgbox-order=title-first|text-first`.
@@ -77,7 +78,7 @@ impl Layout {
     pub fn new(profile: Profile) -> Self {
         Layout {
             profile,
-            varstr_nul: !profile.is_text_10(),
+            varstr_nul: true,
             msgbox_title_first: !profile.is_text_10(),
             ignore_trailing_body: false,
             max_msg_size: MAX_MSG_SIZE,
