@@ -197,10 +197,21 @@ impl Serialize for HexBytes {
 
 impl<'de> Deserialize<'de> for HexBytes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        peercheck_wire::hexparse::parse_hex(&s)
-            .map(HexBytes)
-            .map_err(serde::de::Error::custom)
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Repr {
+            Text(String),
+            Number(serde_json::Number),
+        }
+        match Repr::deserialize(d)? {
+            Repr::Text(s) => peercheck_wire::hexparse::parse_hex(&s)
+                .map(HexBytes)
+                .map_err(serde::de::Error::custom),
+            // YAML reads `data: 1234` as a number; leading zeros would already be lost, so refuse it.
+            Repr::Number(n) => Err(serde::de::Error::custom(format!(
+                "bytes must be a quoted hex string (got the number {n}; write \"{n}\")"
+            ))),
+        }
     }
 }
 
@@ -320,6 +331,16 @@ mod tests {
             ),
             "{e}"
         );
+    }
+
+    #[test]
+    fn hex_bytes_take_text_and_refuse_numbers() {
+        let b: HexBytes = serde_json::from_value(serde_json::json!("de ad_be:ef")).unwrap();
+        assert_eq!(b.0, vec![0xde, 0xad, 0xbe, 0xef]);
+        let e = serde_json::from_value::<HexBytes>(serde_json::json!(1234))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("quoted hex"), "{e}");
     }
 
     #[test]
