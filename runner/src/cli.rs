@@ -28,6 +28,21 @@ pub enum Command {
     Coverage(CoverageArgs),
     /// Prove the catalogue: 100% pass on the correct simulator, and every misbehaviour mode caught.
     Selftest(SelftestArgs),
+    /// Encode a structured message (YAML) into its exact bytes.
+    Encode(crate::commands::encode::EncodeArgs),
+    /// Golden vectors: export them for other implementations, or verify a decoder shim against them.
+    #[command(subcommand)]
+    Golden(crate::commands::golden::GoldenCommand),
+    /// A transparent recording proxy that writes a replayable scenario.
+    Record(crate::commands::record::RecordArgs),
+    /// Replay a scenario file (like `run` on one file) with an optional per-frame trace.
+    Replay(crate::commands::replay::ReplayArgs),
+    /// Run the same scenarios against two implementations and show where their answers differ.
+    Diff(crate::commands::diff::DiffArgs),
+    /// Shrink a failing scenario while the failure still reproduces.
+    Shrink(crate::commands::shrink::ShrinkArgs),
+    /// Fuzz a live implementation with protocol-aware mutations of catalogue exchanges.
+    Fuzz(crate::commands::fuzz::FuzzArgs),
 }
 
 #[derive(Debug, Args, Clone)]

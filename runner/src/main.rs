@@ -38,6 +38,13 @@ fn main() {
             cli::Command::Schema(a) => commands::schema::run(a),
             cli::Command::Coverage(a) => commands::coverage::run(a),
             cli::Command::Selftest(a) => commands::selftest::run(a).await,
+            cli::Command::Encode(a) => commands::encode::run(a),
+            cli::Command::Golden(a) => commands::golden::run(a).await,
+            cli::Command::Record(a) => commands::record::run(a).await,
+            cli::Command::Replay(a) => commands::replay::run(a).await,
+            cli::Command::Diff(a) => commands::diff::run(a).await,
+            cli::Command::Shrink(a) => commands::shrink::run(a).await,
+            cli::Command::Fuzz(a) => commands::fuzz::run(a).await,
         }
     });
     // Background tasks (simulators, stderr readers) must not keep the process alive.

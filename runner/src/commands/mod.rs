@@ -3,10 +3,17 @@
 pub mod check;
 pub mod coverage;
 pub mod decode;
+pub mod diff;
+pub mod encode;
+pub mod fuzz;
+pub mod golden;
 pub mod list;
+pub mod record;
+pub mod replay;
 pub mod run;
 pub mod schema;
 pub mod selftest;
+pub mod shrink;
 pub mod simulate;
 
 /// Exit codes (documented in README.md and docs/cli.md).
