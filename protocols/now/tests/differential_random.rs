@@ -217,3 +217,41 @@ fn random_messages_round_trip_through_now_proto_pdu() {
         report.join("\n")
     );
 }
+
+/// Random bodies behind a well-formed header for every known (class, type): which ones make
+/// now-proto-pdu panic (finding D3). Ours must never panic (it is not even asked to agree here).
+#[test]
+fn random_bodies_find_the_now_proto_pdu_panics() {
+    let layout = Layout::new(Profile::Now16);
+    let mut rng = Rng(0x0123_4567_89AB_CDEF);
+    let mut panics: BTreeSet<&'static str> = BTreeSet::new();
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    for kind in peercheck_now::msg::KINDS
+        .iter()
+        .filter(|k| k.avail.includes(Profile::Now16))
+    {
+        for _ in 0..300 {
+            let len = rng.below(24) as usize;
+            let mut bytes = (len as u32).to_le_bytes().to_vec();
+            bytes.extend_from_slice(&[kind.class.0, kind.msg_type, rng.next() as u8, 0]);
+            bytes.extend((0..len).map(|_| rng.next() as u8));
+            let _ = peercheck_now::decode_message(&bytes, 0, &layout, true);
+            let up = catch_unwind(AssertUnwindSafe(|| {
+                decode::<now_proto_pdu::NowMessage<'_>>(&bytes).is_ok()
+            }));
+            if up.is_err() {
+                panics.insert(kind.name);
+            }
+        }
+    }
+    std::panic::set_hook(hook);
+    let expected: BTreeSet<&str> = [
+        "session.window-rec-start",
+        "session.window-rec-event",
+        "rdm.session-action",
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(panics, expected);
+}
