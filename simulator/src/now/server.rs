@@ -26,8 +26,10 @@ const DEFAULT_HEARTBEAT_SECS: u32 = 60;
 
 #[derive(Debug, Clone)]
 enum Queued {
+    /// A message to write; `session` tags it so CANCEL/ABORT can drop it (u32::MAX = window events).
     Msg { session: Option<u32>, msg: NowMessage },
-    Close(String),
+    /// The session's RESULT went out: its id is free again.
+    SessionDone(u32),
 }
 
 #[derive(Debug, Clone)]
@@ -398,11 +400,7 @@ impl NowServer {
             );
         }
         self.seq += 1;
-        self.queue.push((
-            when,
-            self.seq,
-            Queued::Close(format!("#session-done {session_id}")),
-        ));
+        self.queue.push((when, self.seq, Queued::SessionDone(session_id)));
         self.queue.sort_by_key(|(t, s, _)| (*t, *s));
     }
 
@@ -410,9 +408,8 @@ impl NowServer {
         self.sessions.remove(&session_id);
         self.queue
             .retain(|(_, _, q)| !matches!(q, Queued::Msg { session: Some(s), .. } if *s == session_id));
-        let tag = format!("#session-done {session_id}");
         self.queue
-            .retain(|(_, _, q)| !matches!(q, Queued::Close(r) if *r == tag));
+            .retain(|(_, _, q)| !matches!(q, Queued::SessionDone(s) if *s == session_id));
     }
 
     fn handle(&mut self, now: Duration, msg: NowMessage, out: &mut Vec<Output>) {
@@ -665,16 +662,8 @@ impl NowServer {
             let (_, _, q) = self.queue.remove(0);
             match q {
                 Queued::Msg { msg, .. } => out.push(self.enc.send(&msg)),
-                Queued::Close(tag) => {
-                    if let Some(id) = tag
-                        .strip_prefix("#session-done ")
-                        .and_then(|s| s.parse::<u32>().ok())
-                    {
-                        self.sessions.remove(&id);
-                    } else {
-                        out.push(Output::Close { reason: tag });
-                        self.closed = true;
-                    }
+                Queued::SessionDone(id) => {
+                    self.sessions.remove(&id);
                 }
             }
         }
