@@ -136,3 +136,35 @@ impl Layout {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn profiles_parse_with_aliases_and_refuse_unknown_names() {
+        assert_eq!(Profile::parse("now-1.6").unwrap(), Profile::Now16);
+        assert_eq!(Profile::parse("now-1.0").unwrap(), Profile::Now10Text);
+        assert!(Profile::parse("now-2.0").unwrap_err().contains("now-1.3"));
+        for name in Profile::NAMES {
+            assert_eq!(Profile::parse(name).unwrap().name(), *name);
+        }
+    }
+
+    #[test]
+    fn params_switch_the_layout_and_bad_values_are_errors() {
+        let mut opts = SessionOptions::default();
+        opts.params.insert("msgbox-order".into(), "text-first".into());
+        opts.params.insert("trailing-body".into(), "ignore".into());
+        opts.params.insert("max-msg-size".into(), "100".into());
+        opts.params.insert("someone-elses-param".into(), "x".into());
+        let l = Layout::from_options(&opts).unwrap();
+        assert!(!l.msgbox_title_first && l.ignore_trailing_body && l.varstr_nul);
+        assert_eq!(l.max_msg_size.max, 100);
+        let mut l = Layout::new(Profile::Now16);
+        assert!(l.apply_param("varstr-nul", "maybe").is_err());
+        assert!(l.apply_param("msgbox-order", "sideways").is_err());
+        assert!(l.apply_param("max-msg-size", "4294967296").is_err());
+    }
+}

@@ -238,6 +238,10 @@ pub fn encode_message(msg: &NowMessage, cx: &EncodeCx<'_>) -> Result<Vec<u8>, En
 
 /// Decode exactly one whole message (`bytes` = header + msgSize body bytes). `base` is the absolute
 /// offset of `bytes[0]` in the stream; spans are recorded when `traced`.
+///
+/// msgSize delimits the body ("The message size, excluding the header size"): a body decoder may not
+/// read past it (a truncation error names the field), and bytes it leaves unread are an error unless
+/// `trailing-body=ignore` (now-proto-pdu ignores them, README finding D4).
 pub fn decode_message(
     bytes: &[u8],
     base: usize,
