@@ -392,6 +392,19 @@ vec("profiles", "profile-1_0.winps-no-directory", "now-1.0-text: WINPS without d
     msg(0x13, 0x14, 0x0040, u32(5), varstr("Get-Date"), varstr("Bypass")),
     {"exec.winps": {"msgFlags": 0x40, "sessionId": 5, "command": "Get-Date", "executionPolicy": "Bypass"}},
     profile=P10)
+vec("profiles", "profile-1_0.shell-shell-only", "now-1.0-text: SHELL with the shell (flag 0x1) and no directory field",
+    C2S, "NOW-PROTO 1.0 text NOW_EXEC_SHELL_MSG (shell, directory optional)",
+    msg(0x13, 0x12, 0x0001, u32(7), varstr("ls"), varstr("/bin/bash")),
+    {"exec.shell": {"msgFlags": 1, "sessionId": 7, "command": "ls", "shell": "/bin/bash", "directory": ""}}, profile=P10)
+vec("profiles", "profile-1_0.pwsh-configuration-only", "now-1.0-text: PWSH with configurationName (flag 0x80) but no executionPolicy",
+    C2S, "NOW-PROTO 1.0 text NOW_EXEC_PWSH_MSG (executionPolicy, configurationName optional)",
+    msg(0x13, 0x15, 0x0080, u32(8), varstr("Get-Date"), varstr("JEA")),
+    {"exec.pwsh": {"msgFlags": 0x80, "sessionId": 8, "command": "Get-Date", "executionPolicy": "", "configurationName": "JEA"}},
+    profile=P10)
+vec("profiles", "profile-1_0.shutdown", "now-1.0-text: SHUTDOWN has the same layout as later versions",
+    C2S, "NOW-PROTO 1.0 text NOW_SYSTEM_SHUTDOWN_MSG",
+    msg(0x11, 0x03, 0x0001, u32(60), varstr("bye")),
+    {"system.shutdown": {"msgFlags": 1, "timeout": 60, "message": "bye"}}, profile=P10)
 vec("profiles", "profile-1_0.run-no-directory", "now-1.0-text: RUN has only the command",
     C2S, "NOW-PROTO 1.0 text NOW_EXEC_RUN_MSG",
     msg(0x13, 0x10, 0, u32(6), varstr("calc")),
