@@ -187,6 +187,12 @@ impl NowClient {
                 _ => None,
             };
             out.push(self.enc.send(&msg));
+            if request.wait == Some(false) {
+                if let Some(Expect::ExecResult(id)) = expect {
+                    self.background.insert(id);
+                }
+                continue;
+            }
             if let Some(expect) = expect {
                 self.current = Some(Pending {
                     expect,

@@ -24,6 +24,9 @@
 //!     expect-exit-code: 0
 //!     expect-stdout: "hi"
 //!     stdin: "input\n"
+//!   - send: { exec.shell: { sessionId: 2, command: "sleep 100" } }
+//!     wait: false                      # do not wait for the answer
+//!   - send: { exec.cancel-req: { sessionId: 2 } }
 //! ```
 
 use serde::Deserialize;
@@ -148,6 +151,9 @@ pub struct Request {
     pub expect_exit_code: Option<u32>,
     pub expect_stdout: Option<String>,
     pub stdin: Option<String>,
+    /// `false`: send and go on without waiting for the answer (e.g. start a session, then cancel it);
+    /// that session's traffic is then only logged.
+    pub wait: Option<bool>,
 }
 
 /// Parse a script of shape `T` (or its default when there is none).

@@ -856,3 +856,33 @@ fn now_1_0_text_pair_runs_the_script_in_the_1_0_layout() {
     assert!(results[0].get("exitCode").is_none());
     assert_eq!(results[0]["status"]["code"], 4);
 }
+
+#[test]
+fn client_script_can_start_a_session_and_cancel_it() {
+    let client = r#"
+requests:
+  - send: { exec.shell: { sessionId: 2, command: "sleep 100" } }
+    wait: false
+  - send: { exec.cancel-req: { sessionId: 2 } }
+"#;
+    let t = pair(
+        (&[], Some(client), None),
+        (&[], Some("exec: [ { hang: true } ]"), None),
+        60,
+    );
+    assert!(t.ok(), "{}", t.summary());
+    assert_eq!(
+        t.labels(Role::Server),
+        vec!["channel.capset", "exec.started", "exec.cancel-rsp", "exec.result"]
+    );
+    let t = pair(
+        (&[], Some(client), None),
+        (
+            &[],
+            Some("exec: [ { hang: true } ]"),
+            Some("now-cancel-no-response"),
+        ),
+        60,
+    );
+    assert!(!t.ok() && t.summary().contains("timed out"), "{}", t.summary());
+}
