@@ -42,9 +42,9 @@ SECTION = {
     "runspacepool-host-call": "2.2.2.15", "runspacepool-host-response": "2.2.2.16", "pipeline-input": "2.2.2.17",
     "end-of-pipeline-input": "2.2.2.18", "pipeline-output": "2.2.2.19", "error-record": "2.2.2.20",
     "pipeline-state": "2.2.2.21", "debug-record": "2.2.2.22", "verbose-record": "2.2.2.23",
-    "warning-record": "2.2.2.24", "progress-record": "2.2.2.25", "information-record": "2.2.2.26",
-    "pipeline-host-call": "2.2.2.27", "pipeline-host-response": "2.2.2.28", "connect-runspacepool": "2.2.2.28",
-    "runspacepool-init-data": "2.2.2.29", "reset-runspace-state": "2.2.2.30",
+    "warning-record": "2.2.2.24", "progress-record": "2.2.2.25", "information-record": "2.2.1 (current table)",
+    "pipeline-host-call": "2.2.2.26", "pipeline-host-response": "2.2.2.27", "connect-runspacepool": "2.2.2.28",
+    "runspacepool-init-data": "2.2.2.29", "reset-runspace-state": "2.2.1 (current table)",
 }
 
 
@@ -554,10 +554,10 @@ for p in doc["payloads"]:
         message={name: fields}, hex=hx(b))
 
 HEADERS = {
-    "runspacepool": "RunspacePool messages (MS-PSRP §2.2.2.1-§2.2.2.14, §2.2.2.28-30) in raw fragments (params framing=fragments).",
-    "host": "Host calls and responses (MS-PSRP §2.2.2.15/16/27/28) in raw fragments.",
+    "runspacepool": "RunspacePool messages (MS-PSRP §2.2.2.1-§2.2.2.14, §2.2.2.28-29, RESET_RUNSPACE_STATE) in raw fragments (params framing=fragments).",
+    "host": "Host calls and responses (MS-PSRP §2.2.2.15/16/26/27) in raw fragments.",
     "pipeline": "Pipeline messages (MS-PSRP §2.2.2.10, §2.2.2.17-19, §2.2.2.21) in raw fragments.",
-    "records": "Stream records (MS-PSRP §2.2.2.20, §2.2.2.22-26) in raw fragments.",
+    "records": "Stream records (MS-PSRP §2.2.2.20, §2.2.2.22-25, INFORMATION_RECORD) in raw fragments.",
     "unknown": "Messages of unknown type (MS-PSRP §2.2.1: unknown values are kept).",
     "fragments": "Fragmentation (MS-PSRP §2.2.4) and malformed streams: each violation has its own error.",
     "outofproc": "PowerShell's OutOfProc line framing (pwsh -s): Data lines with base64 fragments and control packets.",

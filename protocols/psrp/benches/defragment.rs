@@ -9,7 +9,10 @@ use peercheck_wire::{Role, SessionOptions, WireSession};
 use serde_json::json;
 
 fn session(role: Role) -> Box<dyn WireSession> {
-    let mut o = SessionOptions { local_role: Some(role), ..Default::default() };
+    let mut o = SessionOptions {
+        local_role: Some(role),
+        ..Default::default()
+    };
     o.params.insert("framing".into(), "fragments".into());
     peercheck_psrp::protocol().new_session(&o).unwrap()
 }
@@ -28,11 +31,26 @@ fn mixed_stream() -> (Vec<u8>, usize) {
     push(json!({ "runspacepool-state": { "runspaceState": 2 } }), &mut out);
     let pid = "0b3f5a2e-1111-4222-8333-444455556666";
     for i in 0..200 {
-        push(json!({ "pipeline-output": { "pid": pid, "value": { "S": format!("line {i} of output text") } } }), &mut out);
-        push(json!({ "verbose-record": { "pid": pid, "message": "verbose text" } }), &mut out);
-        push(json!({ "progress-record": { "pid": pid, "activity": "Working", "percentComplete": i % 100 } }), &mut out);
-        push(json!({ "pipeline-output": { "pid": pid, "value": { "S": "x".repeat(40_000) } } }), &mut out);
-        push(json!({ "pipeline-state": { "pid": pid, "pipelineState": 4 } }), &mut out);
+        push(
+            json!({ "pipeline-output": { "pid": pid, "value": { "S": format!("line {i} of output text") } } }),
+            &mut out,
+        );
+        push(
+            json!({ "verbose-record": { "pid": pid, "message": "verbose text" } }),
+            &mut out,
+        );
+        push(
+            json!({ "progress-record": { "pid": pid, "activity": "Working", "percentComplete": i % 100 } }),
+            &mut out,
+        );
+        push(
+            json!({ "pipeline-output": { "pid": pid, "value": { "S": "x".repeat(40_000) } } }),
+            &mut out,
+        );
+        push(
+            json!({ "pipeline-state": { "pid": pid, "pipelineState": 4 } }),
+            &mut out,
+        );
     }
     (out, n)
 }
@@ -75,7 +93,14 @@ fn reassemble_100mb() -> usize {
         let len = blob_len.min(OBJECT - i * blob_len);
         let flags = u8::from(i == 0) | if i == count - 1 { 2 } else { 0 };
         buf.clear();
-        Fragment { object_id: 1, fragment_id: i as u64, flags, blob: Vec::new() }.header().encode_into(&mut buf);
+        Fragment {
+            object_id: 1,
+            fragment_id: i as u64,
+            flags,
+            blob: Vec::new(),
+        }
+        .header()
+        .encode_into(&mut buf);
         buf.truncate(17);
         buf.extend_from_slice(&(len as u32).to_be_bytes());
         buf.extend_from_slice(&pattern[..len]);
@@ -90,7 +115,11 @@ fn reassemble_100mb() -> usize {
 fn status_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with(key)).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -109,12 +138,17 @@ fn bench_100mb(c: &mut Criterion) {
         peak as f64 / OBJECT as f64
     );
     assert_eq!(got, OBJECT);
-    assert!(peak <= 2 * OBJECT as u64, "peak {peak} exceeds twice the object size");
+    assert!(
+        peak <= 2 * OBJECT as u64,
+        "peak {peak} exceeds twice the object size"
+    );
 
     let mut g = c.benchmark_group("psrp");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(OBJECT as u64));
-    g.bench_function("reassemble 100 MB from 32 KiB fragments", |b| b.iter(reassemble_100mb));
+    g.bench_function("reassemble 100 MB from 32 KiB fragments", |b| {
+        b.iter(reassemble_100mb)
+    });
     g.finish();
 }
 

@@ -94,8 +94,8 @@ message_types! {
     ENCRYPTED_SESSION_KEY = 0x0001_0006, "encrypted-session-key", Server, "MS-PSRP §2.2.2.4 ENCRYPTED_SESSION_KEY";
     PUBLIC_KEY_REQUEST = 0x0001_0007, "public-key-request", Server, "MS-PSRP §2.2.2.5 PUBLIC_KEY_REQUEST";
     CONNECT_RUNSPACEPOOL = 0x0001_0008, "connect-runspacepool", Client, "MS-PSRP §2.2.2.28 CONNECT_RUNSPACEPOOL; ERRATA PSRP-1";
-    RUNSPACEPOOL_INIT_DATA = 0x0002_100B, "runspacepool-init-data", Server, "MS-PSRP §2.2.2.29 RUNSPACEPOOL_INIT_DATA; ERRATA PSRP-1";
-    RESET_RUNSPACE_STATE = 0x0002_100C, "reset-runspace-state", Client, "MS-PSRP §2.2.2.30 RESET_RUNSPACE_STATE; ERRATA PSRP-1";
+    RUNSPACEPOOL_INIT_DATA = 0x0002_100B, "runspacepool-init-data", Server, "MS-PSRP §2.2.2.29 RUNSPACE_INIT_DATA; ERRATA PSRP-1";
+    RESET_RUNSPACE_STATE = 0x0002_100C, "reset-runspace-state", Client, "MS-PSRP (current) §2.2.1 table RESET_RUNSPACE_STATE (not in the 2013 text); ERRATA PSRP-1";
     SET_MAX_RUNSPACES = 0x0002_1002, "set-max-runspaces", Client, "MS-PSRP §2.2.2.6 SET_MAX_RUNSPACES";
     SET_MIN_RUNSPACES = 0x0002_1003, "set-min-runspaces", Client, "MS-PSRP §2.2.2.7 SET_MIN_RUNSPACES";
     RUNSPACE_AVAILABILITY = 0x0002_1004, "runspace-availability", Server, "MS-PSRP §2.2.2.8 RUNSPACE_AVAILABILITY";
@@ -116,9 +116,9 @@ message_types! {
     VERBOSE_RECORD = 0x0004_1008, "verbose-record", Server, "MS-PSRP §2.2.2.23 VERBOSE_RECORD";
     WARNING_RECORD = 0x0004_1009, "warning-record", Server, "MS-PSRP §2.2.2.24 WARNING_RECORD";
     PROGRESS_RECORD = 0x0004_1010, "progress-record", Server, "MS-PSRP §2.2.2.25 PROGRESS_RECORD";
-    INFORMATION_RECORD = 0x0004_1011, "information-record", Server, "MS-PSRP §2.2.2.26 INFORMATION_RECORD";
-    PIPELINE_HOST_CALL = 0x0004_1100, "pipeline-host-call", Server, "MS-PSRP §2.2.2.27 PIPELINE_HOST_CALL";
-    PIPELINE_HOST_RESPONSE = 0x0004_1101, "pipeline-host-response", Client, "MS-PSRP §2.2.2.28 PIPELINE_HOST_RESPONSE";
+    INFORMATION_RECORD = 0x0004_1011, "information-record", Server, "MS-PSRP (current) §2.2.1 table INFORMATION_RECORD (protocol 2.3; not in the 2013 text)";
+    PIPELINE_HOST_CALL = 0x0004_1100, "pipeline-host-call", Server, "MS-PSRP §2.2.2.26 PIPELINE_HOST_CALL";
+    PIPELINE_HOST_RESPONSE = 0x0004_1101, "pipeline-host-response", Client, "MS-PSRP §2.2.2.27 PIPELINE_HOST_RESPONSE";
 }
 
 impl MessageType {

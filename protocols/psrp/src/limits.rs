@@ -6,6 +6,11 @@ use peercheck_wire::Limit;
 /// blob (ERRATA PSRP-6) but other senders pick bigger fragments; 16 MiB keeps a lying header harmless.
 pub const MAX_BLOB_LENGTH: Limit = Limit::new("PSRP_MAX_BLOB_LENGTH", 16 * 1024 * 1024);
 
+/// §2.2.4: "BlobLength … MUST be set to a value greater than or equal to 0 and less than or equal to
+/// 32768". Applied with the session param `blob-limit=spec`; PowerShell itself enforces only the
+/// per-object limits (ERRATA PSRP-6), which is the default.
+pub const SPEC_MAX_BLOB_LENGTH: Limit = Limit::new("PSRP_SPEC_MAX_BLOB_LENGTH", 32768);
+
 /// Largest reassembled object (§2.2.4, ERRATA PSRP-6: PowerShell's client allows 200 MB per object).
 pub const MAX_OBJECT_SIZE: Limit = Limit::new("PSRP_MAX_OBJECT_SIZE", 200 * 1024 * 1024);
 

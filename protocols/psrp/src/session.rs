@@ -5,7 +5,8 @@
 //! `rpid` (default RPID for encoded messages), `object-id` (first object id, default 1; ERRATA
 //! PSRP-7 ids count from 1 per pool), `bom` (true | false, default true: PowerShell writes the BOM,
 //! ERRATA PSRP-4), `auto-ack` (outofproc server role: answer every Data line with a DataAck, as
-//! PowerShell's server does; default true).
+//! PowerShell's server does; default true), `blob-limit` (powershell | spec: with `spec`, a BlobLength
+//! over 32768 is an error as §2.2.4 says; PowerShell only caps whole objects, ERRATA PSRP-6).
 
 use crate::defragment::{Defragmenter, Reassembled};
 use crate::fragment::Fragmenter;
@@ -38,15 +39,18 @@ pub struct Settings {
     pub first_object_id: u64,
     pub defaults: EncodeDefaults,
     pub auto_ack: bool,
+    /// §2.2.4's 32768 BlobLength cap instead of PowerShell's lenient one (ERRATA PSRP-6).
+    pub spec_blob_limit: bool,
 }
 
-const PARAMS: [&str; 6] = [
+const PARAMS: [&str; 7] = [
     "framing",
     "max-fragment-size",
     "rpid",
     "object-id",
     "bom",
     "auto-ack",
+    "blob-limit",
 ];
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, String> {
@@ -89,6 +93,11 @@ impl Settings {
             .map(|v| parse_bool("auto-ack", v))
             .transpose()?
             .unwrap_or(true);
+        let spec_blob_limit = match o.param("blob-limit").unwrap_or("powershell") {
+            "powershell" => false,
+            "spec" => true,
+            other => return Err(format!("param `blob-limit`: `{other}` is not powershell | spec")),
+        };
         let protocol_version = crate::profile_version(o.profile.as_deref())?;
         let destination = match role {
             Role::Client => Destination::SERVER,
@@ -106,6 +115,7 @@ impl Settings {
                 protocol_version: protocol_version.to_owned(),
             },
             auto_ack,
+            spec_blob_limit,
         })
     }
 }
@@ -125,6 +135,15 @@ pub struct PsrpSession {
     failed: Option<DecodeError>,
 }
 
+fn new_defragmenter(s: &Settings) -> Defragmenter {
+    let d = Defragmenter::new().keeping_wire(true);
+    if s.spec_blob_limit {
+        d.with_max_blob(crate::limits::SPEC_MAX_BLOB_LENGTH)
+    } else {
+        d
+    }
+}
+
 #[derive(Debug, Default)]
 struct OopStream {
     defrag: Defragmenter,
@@ -137,8 +156,8 @@ impl PsrpSession {
         let s = Settings::from_options(options)?;
         Ok(Self {
             next_object_id: s.first_object_id,
+            defrag: new_defragmenter(&s),
             s,
-            defrag: Defragmenter::new().keeping_wire(true),
             lines: LineSplitter::default(),
             oop_streams: BTreeMap::new(),
             ready: VecDeque::new(),
@@ -295,7 +314,15 @@ impl PsrpSession {
                             .encode(),
                         );
                     }
-                    let st = self.oop_streams.entry((ps_guid, stream)).or_default();
+                    let fresh = new_defragmenter(&self.s);
+                    let st = self
+                        .oop_streams
+                        .entry((ps_guid, stream))
+                        .or_insert_with(|| OopStream {
+                            defrag: fresh,
+                            wire: Vec::new(),
+                            first_offset: None,
+                        });
                     st.first_offset.get_or_insert(offset);
                     st.wire.extend_from_slice(&raw);
                     st.defrag.push(&payload);

@@ -194,3 +194,71 @@ fn schema_and_catalogue_cover_every_message() {
     let schema = p.message_schema();
     assert!(schema["oneOf"].as_array().unwrap().len() >= 39);
 }
+
+#[test]
+fn spec_blob_limit_at_n_and_n_plus_one() {
+    use peercheck_psrp::fragment::Fragment;
+    let frag = |len: usize| {
+        Fragment {
+            object_id: 1,
+            fragment_id: 0,
+            flags: 1,
+            blob: vec![0; len],
+        }
+        .encode()
+    };
+    for (len, ok) in [(32768, true), (32769, false)] {
+        let mut s = session(Role::Server, "fragments", &[("blob-limit", "spec")]);
+        s.push_received(&frag(len));
+        let r = s.next_received();
+        assert_eq!(r.is_ok(), ok, "{len}: {r:?}");
+        if !ok {
+            assert!(r.unwrap_err().to_string().contains("PSRP_SPEC_MAX_BLOB_LENGTH"));
+        }
+    }
+    // PowerShell's receiver (the default) takes the bigger blob (ERRATA PSRP-6).
+    let mut s = session(Role::Server, "fragments", &[]);
+    s.push_received(&frag(32769));
+    assert!(s.next_received().is_ok());
+}
+
+/// Cheap deterministic mutations of real messages: decoding never panics.
+#[test]
+fn mutated_streams_never_panic() {
+    let mut c = session(Role::Client, "fragments", &[("max-fragment-size", "80")]);
+    let mut base = Vec::new();
+    for m in [
+        json!({ "session-capability": {} }),
+        json!({ "init-runspacepool": {} }),
+        json!({ "create-pipeline": { "commands": [ { "cmd": "Get-Date", "args": [ { "name": "x", "value": { "S": "y" } } ] } ] } }),
+    ] {
+        base.extend(c.encode(&m).unwrap());
+    }
+    let mut seed: u64 = 0x1234_5678;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for framing in ["fragments", "outofproc"] {
+        let stream = if framing == "fragments" {
+            base.clone()
+        } else {
+            let mut o = session(Role::Client, "outofproc", &[]);
+            o.encode(&json!({ "pipeline-output": { "value": { "S": "abc" } } }))
+                .unwrap()
+        };
+        for _ in 0..2000 {
+            let mut m = stream.clone();
+            for _ in 0..(1 + next() % 4) {
+                let i = next() % m.len();
+                m[i] = (next() & 0xFF) as u8;
+            }
+            let mut s = session(Role::Server, framing, &[]);
+            s.push_received(&m);
+            while let Ok(Some(_)) = s.next_received() {}
+            let _ = s.finish();
+        }
+    }
+}

@@ -34,21 +34,21 @@ const fn client(name: &'static str, description: &'static str) -> Misbehaviour {
 
 /// Misbehaviour modes this protocol's peers can exhibit.
 pub const MISBEHAVIOURS: &[Misbehaviour] = &[
-    server("psrp-fragment-id-from-1", "Numbers fragments from 1 instead of 0 (§2.2.4)"),
+    server("psrp-fragment-id-from-1", "Numbers fragments from 1 instead of 0 (§2.2.4: \"MUST start with 0\")"),
     server("psrp-no-end-flag", "Never sets the End flag on the last fragment (§2.2.4)"),
     server("psrp-2013-message-types", "Answers CONNECT_RUNSPACEPOOL with RUNSPACEPOOL_INIT_DATA under the 2013 table's value 0x00010031 (ERRATA PSRP-1)"),
     server("psrp-reject-bom", "Breaks the pool when message Data starts with a UTF-8 BOM (ERRATA PSRP-4 says accept it)"),
-    server("psrp-object-id-zero", "Sends every object with ObjectId 0 (ERRATA PSRP-7)"),
+    server("psrp-object-id-zero", "Sends every object with ObjectId 0 (§2.2.4: \"MUST be greater than 0\"; ERRATA PSRP-7)"),
     server("psrp-fragment-header-le", "Writes the fragment header little-endian (ERRATA PSRP-2: big-endian)"),
-    server("psrp-no-runspacepool-opened", "Never sends RUNSPACEPOOL_STATE Opened after INIT_RUNSPACEPOOL (§3.2.5.3)"),
-    server("psrp-pipeline-state-missing", "Ends pipelines without a PIPELINE_STATE (§2.2.2.21)"),
+    server("psrp-no-runspacepool-opened", "Never sends RUNSPACEPOOL_STATE Opened after INIT_RUNSPACEPOOL (§3.2.5.2)"),
+    server("psrp-pipeline-state-missing", "Ends pipelines without a PIPELINE_STATE (§3.2.5.2 rule 6: MUST send PIPELINE_STATE)"),
     server("psrp-wrong-pid", "Sends pipeline messages with a PID that is not the pipeline's (§2.2.1)"),
     server("psrp-blob-length-lies", "BlobLength one larger than the blob (§2.2.4)"),
     server("psrp-no-close-ack", "Never answers an OutOfProc Close with CloseAck"),
     server("psrp-no-data-ack", "Never answers OutOfProc Data with DataAck (PowerShell clients wait for it)"),
     client("psrp-destination-swapped", "Sends client messages with Destination = client (§2.2.1)"),
-    client("psrp-client-no-capability", "Sends INIT_RUNSPACEPOOL without SESSION_CAPABILITY first (§3.1.5.3)"),
-    client("psrp-client-ignore-host-call", "Never answers host calls that return a value (§3.1.4.8)"),
+    client("psrp-client-no-capability", "Sends INIT_RUNSPACEPOOL without SESSION_CAPABILITY first (§3.1.5.3.3: it MUST be the first message)"),
+    client("psrp-client-ignore-host-call", "Never answers host calls that return a value (§2.2.2.26 / §2.2.2.27)"),
     client("psrp-client-2013-message-types", "Connects with CONNECT_RUNSPACEPOOL under the 2013 table's value 0x00010030 (ERRATA PSRP-1)"),
 ];
 

@@ -1,7 +1,8 @@
 //! The PSRP server peer: a RunspacePool with scripted pipelines (MS-PSRP §3.2).
 //!
-//! Pool states follow §3.2.5.3: SESSION_CAPABILITY first, then INIT_RUNSPACEPOOL or
-//! CONNECT_RUNSPACEPOOL, then pool and pipeline messages. A message in the wrong state breaks the
+//! Pool states follow §3.2.5.2 (sequencing rules) and §3.1.5.3.3 ("A SESSION_CAPABILITY message
+//! MUST be the first message that is sent to a server from the client"): SESSION_CAPABILITY, then
+//! INIT_RUNSPACEPOOL or CONNECT_RUNSPACEPOOL, then pool and pipeline messages once Opened. A message in the wrong state breaks the
 //! pool as PowerShell does: RUNSPACEPOOL_STATE Broken, then the connection closes.
 
 use super::crypto;
@@ -112,7 +113,8 @@ impl PsrpServer {
         }
     }
 
-    /// §3.2.5.3: a message the pool cannot take in its state breaks the pool.
+    /// §3.2.5.2: a message the pool cannot take in its state breaks the pool (RUNSPACEPOOL_STATE
+    /// Broken, §3.2.5.2 rule 7: "the PowerShell server MUST send a RUNSPACEPOOL_STATE message").
     fn broken(&mut self, out: &mut Vec<Output>, why: &str) {
         out.push(Output::Log(format!("psrp server: {why}")));
         let err = error_record(why, "PSRemotingProtocolViolation");
@@ -364,7 +366,8 @@ impl PsrpServer {
         self.send(out, "application-private-data", Guid::NIL, json!({}));
     }
 
-    /// §3.2.4.? GET_COMMAND_METADATA: a count object, one CommandMetadata per match, Completed.
+    /// §3.1.4.5 Getting Command Metadata: a CommandMetadataCount (§2.2.3.21), one CommandMetadata
+    /// (§2.2.3.22) per match, then PIPELINE_STATE Completed.
     fn command_metadata(&mut self, f: &Value, pid: Guid, out: &mut Vec<Output>) {
         let patterns: Vec<String> = f
             .get("name")

@@ -25,7 +25,14 @@ pub struct WireBugs {
 }
 
 /// Session params the codec understands (the rest of `PeerConfig::params` belongs to the peer).
-const SESSION_PARAMS: [&str; 5] = ["framing", "max-fragment-size", "rpid", "object-id", "bom"];
+const SESSION_PARAMS: [&str; 6] = [
+    "framing",
+    "max-fragment-size",
+    "rpid",
+    "object-id",
+    "bom",
+    "blob-limit",
+];
 
 #[derive(Debug)]
 pub struct Transport {

@@ -172,3 +172,13 @@ fn empty_data_is_none_and_truncations_fail() {
         assert!(r.is_err() || r.unwrap().is_none(), "prefix {n}");
     }
 }
+
+#[test]
+fn node_limit_at_n_and_n_plus_one() {
+    let n = crate::limits::MAX_CLIXML_NODES.max as usize;
+    // <Obj> + <LST> + (n - 2) × <Nil /> = n elements.
+    let ok = format!("<Obj><LST>{}</LST></Obj>", "<Nil />".repeat(n - 2));
+    assert!(parse(&ok).is_ok());
+    let over = format!("<Obj><LST>{}</LST></Obj>", "<Nil />".repeat(n - 1));
+    assert!(matches!(parse(&over), Err(ClixmlError::TooManyNodes { .. })));
+}

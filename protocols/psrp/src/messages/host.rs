@@ -1,4 +1,4 @@
-//! Host calls and responses (MS-PSRP §2.2.2.15, §2.2.2.16, §2.2.2.27, §2.2.2.28; §2.2.3.17 methods).
+//! Host calls and responses (MS-PSRP §2.2.2.15, §2.2.2.16, §2.2.2.26, §2.2.2.27; §2.2.3.17 methods).
 
 use super::util::*;
 use super::Body;
@@ -75,7 +75,8 @@ pub fn host_method_name(id: i32) -> Option<&'static str> {
         .and_then(|i| HOST_METHODS.get(i).copied())
 }
 
-/// Which host methods return a value (the caller waits for a HOST_RESPONSE), §3.1.4.8 / §3.2.4.9.
+/// Which host methods return a value, so the caller waits for a HOST_RESPONSE (§2.2.3.17: the
+/// Get*, Read* and Prompt* methods).
 pub fn host_method_returns(id: i32) -> bool {
     matches!(host_method_name(id), Some(n) if n.starts_with("Get") || n.starts_with("Read") || n.starts_with("Prompt"))
 }
@@ -179,7 +180,7 @@ host_call!(
     RunspacePoolHostCall, RUNSPACEPOOL_HOST_CALL
 );
 host_call!(
-    /// §2.2.2.27 PIPELINE_HOST_CALL.
+    /// §2.2.2.26 PIPELINE_HOST_CALL.
     PipelineHostCall, PIPELINE_HOST_CALL
 );
 host_response!(
@@ -187,6 +188,6 @@ host_response!(
     RunspacePoolHostResponse, RUNSPACEPOOL_HOST_RESPONSE
 );
 host_response!(
-    /// §2.2.2.28 PIPELINE_HOST_RESPONSE.
+    /// §2.2.2.27 PIPELINE_HOST_RESPONSE.
     PipelineHostResponse, PIPELINE_HOST_RESPONSE
 );

@@ -1,5 +1,5 @@
 //! Stream records (MS-PSRP §2.2.2.20 ERROR_RECORD, §2.2.2.22–§2.2.2.26; §2.2.3.15 ErrorRecord,
-//! §2.2.3.16 InformationalRecord, §2.2.3.26 InformationRecord). The typed views hold the key fields;
+//! §2.2.3.16 InformationalRecord; INFORMATION_RECORD from the current table). The typed views hold the key fields;
 //! the full object stays in `data`.
 
 use super::util::*;
@@ -129,7 +129,7 @@ informational!(
     WarningRecord, WARNING_RECORD, "System.Management.Automation.WarningRecord"
 );
 
-/// §2.2.2.25 PROGRESS_RECORD (ProgressRecord members, §2.2.3.?).
+/// §2.2.2.25 PROGRESS_RECORD (ProgressRecord members; §2.2.5.1.25 for the PR form).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct ProgressRecord {
@@ -201,7 +201,7 @@ impl Body for ProgressRecord {
     }
 }
 
-/// §2.2.2.26 INFORMATION_RECORD (protocol 2.3).
+/// INFORMATION_RECORD (current §2.2.1 table; protocol 2.3, not in the 2013 text).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct InformationRecord {

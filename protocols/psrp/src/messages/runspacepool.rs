@@ -1,4 +1,4 @@
-//! RunspacePool messages (MS-PSRP §2.2.2.1–§2.2.2.14, §2.2.2.28–§2.2.2.30).
+//! RunspacePool messages (MS-PSRP §2.2.2.1–§2.2.2.14, §2.2.2.28–§2.2.2.29, RESET_RUNSPACE_STATE).
 
 use super::util::*;
 use super::Body;
@@ -248,7 +248,7 @@ impl Body for ConnectRunspacePool {
     }
 }
 
-/// §2.2.2.29 RUNSPACEPOOL_INIT_DATA (ERRATA PSRP-1).
+/// §2.2.2.29 RUNSPACE_INIT_DATA, RUNSPACEPOOL_INIT_DATA in the current table (ERRATA PSRP-1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct RunspacePoolInitData {
@@ -317,7 +317,7 @@ call_id_body!(
     GetAvailableRunspaces, GET_AVAILABLE_RUNSPACES
 );
 call_id_body!(
-    /// §2.2.2.30 RESET_RUNSPACE_STATE (ERRATA PSRP-1).
+    /// RESET_RUNSPACE_STATE (current §2.2.1 table; ERRATA PSRP-1).
     ResetRunspaceState, RESET_RUNSPACE_STATE
 );
 
