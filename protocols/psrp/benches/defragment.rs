@@ -1,6 +1,11 @@
 //! Benchmarks: defragment + decode a stream of mixed PSRP messages, and reassemble one 100 MB object
 //! from 32 KiB fragments (throughput and peak RSS, read from /proc/self/status VmHWM).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::cast_possible_truncation)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::cast_possible_truncation,
+    clippy::indexing_slicing
+)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use peercheck_psrp::defragment::Defragmenter;

@@ -1,5 +1,10 @@
 //! The PSRP WireSession through the public contract: both framings, acks, spans, errors, truncation.
-#![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::cast_possible_truncation
+)]
 
 use peercheck_wire::{Role, SessionOptions, WireSession};
 use serde_json::json;
