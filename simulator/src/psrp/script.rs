@@ -54,6 +54,10 @@ pub enum Step {
     Information(Value),
     /// PIPELINE_HOST_CALL; waits for the response when the method returns a value.
     HostCall(HostCallStep),
+    /// PIPELINE_OUTPUT of a SecureString; without a session key the server first sends
+    /// PUBLIC_KEY_REQUEST and waits for the exchange (§2.2.2.5; no exchange with 2.4 on both sides,
+    /// ERRATA PSRP-5).
+    SecureOutput(String),
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -12,6 +12,7 @@ use crate::peer::{Output, Peer};
 use peercheck_psrp::messages::encode_body;
 use peercheck_psrp::messages::host::{host_method_name, host_method_returns, HOST_METHODS};
 use peercheck_psrp::outofproc::Control;
+use peercheck_psrp::session::Framing;
 use peercheck_psrp::MessageType;
 use peercheck_wire::{Decoded, Guid};
 use rand::{RngCore, SeedableRng};
@@ -46,6 +47,8 @@ struct Pipeline {
     input_done: bool,
     inputs: Vec<Value>,
     finished: bool,
+    /// Waiting for the session key before a SecureString output.
+    waiting_key: bool,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,9 @@ pub struct PsrpServer {
     session_key: Option<[u8; 32]>,
     pipelines: BTreeMap<Guid, Pipeline>,
     next_ci: i64,
+    key_requested: bool,
+    /// OutOfProc: pipelines announced with `<Command>`.
+    announced: std::collections::BTreeSet<Guid>,
 }
 
 fn error_record(message: &str, id: &str) -> Value {
@@ -96,6 +102,8 @@ impl PsrpServer {
             session_key: None,
             pipelines: BTreeMap::new(),
             next_ci: 1,
+            key_requested: false,
+            announced: std::collections::BTreeSet::new(),
         }
     }
 
@@ -139,6 +147,18 @@ impl PsrpServer {
             );
         }
         let pid = guid_of(f, "pid");
+        if self.t.framing == Framing::OutOfProc
+            && !pid.is_nil()
+            && !d.name.starts_with("oop.")
+            && !self.announced.contains(&pid)
+        {
+            // PowerShell's OutOfProc server acks Data for a PSGuid it has no <Command> for and drops it.
+            out.push(Output::Log(format!(
+                "psrp server: {} for {pid} without <Command>: dropped",
+                d.name
+            )));
+            return;
+        }
         match (d.name.as_str(), self.state) {
             (_, PoolState::Closed) => out.push(Output::Log(format!(
                 "psrp server: {} after close, ignored",
@@ -207,6 +227,7 @@ impl PsrpServer {
                 match crypto::encrypt_session_key(&mut self.rng, &pk, &key) {
                     Ok(blob) => {
                         self.session_key = Some(key);
+                        self.key_requested = false;
                         self.send(
                             out,
                             "encrypted-session-key",
@@ -215,6 +236,18 @@ impl PsrpServer {
                         );
                     }
                     Err(e) => self.broken(out, &format!("bad PUBLIC_KEY: {e}")),
+                }
+                let waiting: Vec<Guid> = self
+                    .pipelines
+                    .iter()
+                    .filter(|(_, p)| p.waiting_key)
+                    .map(|(g, _)| *g)
+                    .collect();
+                for g in waiting {
+                    if let Some(p) = self.pipelines.get_mut(&g) {
+                        p.waiting_key = false;
+                    }
+                    self.advance(g, out);
                 }
             }
             ("set-max-runspaces", PoolState::Opened) => {
@@ -317,6 +350,7 @@ impl PsrpServer {
             }
             ("oop.command", _) => {
                 let g = guid_of(f, "psGuid");
+                self.announced.insert(g);
                 out.extend(self.t.control(Control::CommandAck, g));
             }
             ("oop.signal", _) => {
@@ -457,7 +491,7 @@ impl PsrpServer {
     fn advance(&mut self, pid: Guid, out: &mut Vec<Output>) {
         loop {
             let Some(p) = self.pipelines.get(&pid) else { return };
-            if p.finished || p.waiting.is_some() {
+            if p.finished || p.waiting.is_some() || p.waiting_key {
                 return;
             }
             let Some(step) = self.script.steps.get(p.step).cloned() else {
@@ -474,6 +508,22 @@ impl PsrpServer {
                 Step::Warning(m) => self.send(out, "warning-record", pid, json!({ "message": m })),
                 Step::Progress(v) => self.send(out, "progress-record", pid, v),
                 Step::Information(v) => self.send(out, "information-record", pid, v),
+                Step::SecureOutput(text) => {
+                    if !self.both_2_4 && self.session_key.is_none() {
+                        if !self.key_requested {
+                            self.key_requested = true;
+                            self.send(out, "public-key-request", Guid::NIL, json!({}));
+                        }
+                        if let Some(p) = self.pipelines.get_mut(&pid) {
+                            p.step -= 1;
+                            p.waiting_key = true;
+                        }
+                        return;
+                    }
+                    let key = if self.both_2_4 { None } else { self.session_key };
+                    let ss = crypto::seal(key.as_ref(), &text);
+                    self.send(out, "pipeline-output", pid, json!({ "value": { "SS": ss } }));
+                }
                 Step::HostCall(h) => {
                     let wait = self.host_call(pid, &h, out);
                     if let Some(p) = self.pipelines.get_mut(&pid) {

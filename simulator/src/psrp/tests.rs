@@ -413,3 +413,38 @@ fn unknown_or_misplaced_misbehaviours_are_rejected() {
     .is_err());
     assert!(new_peer(&config(Role::Server, "outofproc", None, Some("bogus: 1"), None)).is_err());
 }
+
+#[rstest::rstest]
+fn server_initiated_key_exchange_for_secure_output(#[values(None, Some("psrp-2.4"))] profile: Option<&str>) {
+    let r = run(
+        &config(
+            Role::Server,
+            "outofproc",
+            None,
+            Some("steps: [ { secure-output: s3cret } ]"),
+            profile,
+        ),
+        &config(
+            Role::Client,
+            "outofproc",
+            None,
+            Some("rsa-bits: 1024\nexpect-outputs: 1"),
+            profile,
+        ),
+    );
+    let (ok, summary) = r.finished.clone().unwrap();
+    assert!(ok, "{summary}");
+    let requested = labels(&r.server_sent).contains(&"public-key-request");
+    assert_eq!(requested, profile.is_none());
+    assert_eq!(labels(&r.client_sent).contains(&"public-key"), profile.is_none());
+}
+
+#[test]
+fn outofproc_data_without_command_is_dropped_as_powershell_does() {
+    let mut d = Driver::new("outofproc");
+    d.open();
+    let pid = "0b3f5a2e-1111-4222-8333-444455556666";
+    let got = d.send(json!({ "create-pipeline": { "pid": pid } }));
+    let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["oop.data-ack"]);
+}
