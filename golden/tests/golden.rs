@@ -20,7 +20,12 @@ fn every_golden_vector_holds() {
         }
     }
     assert!(count > 0, "no golden vectors found");
-    assert!(failures.is_empty(), "{} of {count} vectors fail:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {count} vectors fail:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

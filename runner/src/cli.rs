@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "peercheck", version, about = "Conformance suite and mock peers for NOW-PROTO, MS-PSRP and the Inedo Agent protocol")]
+#[command(
+    name = "peercheck",
+    version,
+    about = "Conformance suite and mock peers for NOW-PROTO, MS-PSRP and the Inedo Agent protocol"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -225,14 +229,19 @@ pub struct SchemaArgs {
 }
 
 /// Parse `key=value` pairs (optionally `protocol:key=value`) for `protocol`.
-pub fn params_for(pairs: &[String], protocol: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+pub fn params_for(
+    pairs: &[String],
+    protocol: &str,
+) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut out = std::collections::BTreeMap::new();
     for p in pairs {
         let (scope, kv) = match p.split_once(':') {
             Some((s, kv)) if !s.contains('=') => (Some(s), kv),
             _ => (None, p.as_str()),
         };
-        let (k, v) = kv.split_once('=').ok_or_else(|| format!("--param `{p}` is not key=value"))?;
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| format!("--param `{p}` is not key=value"))?;
         if scope.is_none_or(|s| s == protocol) {
             out.insert(k.trim().to_owned(), v.trim().to_owned());
         }

@@ -45,6 +45,9 @@ pub struct TraceEntry {
     pub hex: String,
     #[serde(skip)]
     pub dump: String,
+    /// Decoded fields of a received message (for `peercheck diff`); not in the JSON report.
+    #[serde(skip)]
+    pub fields: Option<serde_json::Value>,
 }
 
 /// What running one scenario produced.
@@ -83,10 +86,18 @@ struct Stop {
 
 impl Stop {
     fn broken(reason: impl Into<String>) -> Self {
-        Self { outcome: Outcome::Broken, reason: reason.into(), mismatches: Vec::new() }
+        Self {
+            outcome: Outcome::Broken,
+            reason: reason.into(),
+            mismatches: Vec::new(),
+        }
     }
     fn suite(reason: impl Into<String>) -> Self {
-        Self { outcome: Outcome::SuiteError, reason: reason.into(), mismatches: Vec::new() }
+        Self {
+            outcome: Outcome::SuiteError,
+            reason: reason.into(),
+            mismatches: Vec::new(),
+        }
     }
 }
 
@@ -110,18 +121,22 @@ enum Next {
 impl<L: Link + ?Sized> Exchange<'_, L> {
     fn note(&mut self, kind: &'static str, name: String, bytes: &[u8], dump: String) {
         self.trace.push(TraceEntry {
-            at_ms: self.start.elapsed().as_millis() as u64,
+            at_ms: u64::try_from(self.start.elapsed().as_millis()).unwrap_or(u64::MAX),
             kind,
             name,
             hex: hex::encode(bytes),
             dump,
+            fields: None,
         });
     }
 
     async fn write_pending(&mut self) -> Result<(), Stop> {
         while let Some(bytes) = self.session.poll_transmit() {
             self.note("sent", "(session)".into(), &bytes, String::new());
-            self.link.write_all(&bytes).await.map_err(|e| Stop::broken(format!("write failed: {e}")))?;
+            self.link
+                .write_all(&bytes)
+                .await
+                .map_err(|e| Stop::broken(format!("write failed: {e}")))?;
         }
         Ok(())
     }
@@ -133,15 +148,24 @@ impl<L: Link + ?Sized> Exchange<'_, L> {
                 Ok(Some(m)) => {
                     let dump = hexdump::annotated(&m.bytes, m.offset, &m.spans);
                     self.note("received", m.name.clone(), &m.bytes.clone(), dump);
+                    if let Some(t) = self.trace.last_mut() {
+                        t.fields = Some(m.fields.clone());
+                    }
                     self.write_pending().await?;
                     return Ok(Next::Message(Box::new(m)));
                 }
                 Ok(None) => {}
-                Err(e) => return Err(Stop::broken(format!("the implementation sent a malformed message: {e}"))),
+                Err(e) => {
+                    return Err(Stop::broken(format!(
+                        "the implementation sent a malformed message: {e}"
+                    )))
+                }
             }
             if self.eof {
                 if let Err(e) = self.session.finish() {
-                    return Err(Stop::broken(format!("the connection closed inside a message: {e}")));
+                    return Err(Stop::broken(format!(
+                        "the connection closed inside a message: {e}"
+                    )));
                 }
                 return Ok(Next::Closed("end of stream".into()));
             }
@@ -156,7 +180,10 @@ impl<L: Link + ?Sized> Exchange<'_, L> {
                 }
                 Ok(Err(e)) => {
                     self.eof = true;
-                    if matches!(e.kind(), std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe) {
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::ConnectionReset | std::io::ErrorKind::BrokenPipe
+                    ) {
                         return Ok(Next::Closed(format!("connection reset ({e})")));
                     }
                     return Err(Stop::suite(format!("read failed: {e}")));
@@ -186,12 +213,26 @@ pub async fn run<L: Link + ?Sized>(
     };
     let mut vars = Vars::new();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
-    let default_within = scenario.timeout.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(DEFAULT_WITHIN);
+    let default_within = scenario
+        .timeout
+        .as_deref()
+        .and_then(|t| parse_duration(t).ok())
+        .unwrap_or(DEFAULT_WITHIN);
     let mut ignorable: Vec<String> = protocol.ignorable().iter().map(|s| s.to_string()).collect();
     ignorable.extend(scenario.ignore.iter().cloned());
 
     for (i, step) in scenario.steps.iter().enumerate() {
-        let r = run_step(step, &mut ex, protocol, &mut vars, &ignorable, default_within, timing, &mut rng).await;
+        let r = run_step(
+            step,
+            &mut ex,
+            protocol,
+            &mut vars,
+            &ignorable,
+            default_within,
+            timing,
+            &mut rng,
+        )
+        .await;
         if let Err(stop) = r {
             let _ = ex.link.shutdown().await;
             return RunRecord {
@@ -205,7 +246,13 @@ pub async fn run<L: Link + ?Sized>(
     }
     let _ = ex.exec.flush_held(ex.link).await;
     let _ = ex.link.shutdown().await;
-    RunRecord { outcome: Outcome::Passed, step: None, reason: String::new(), mismatches: Vec::new(), trace: ex.trace }
+    RunRecord {
+        outcome: Outcome::Passed,
+        step: None,
+        reason: String::new(),
+        mismatches: Vec::new(),
+        trace: ex.trace,
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -220,12 +267,22 @@ async fn run_step<L: Link + ?Sized>(
     rng: &mut rand_chacha::ChaCha8Rng,
 ) -> Result<(), Stop> {
     let within = |d: &Option<String>| {
-        timing.apply(d.as_deref().and_then(|t| parse_duration(t).ok()).unwrap_or(default_within))
+        timing.apply(
+            d.as_deref()
+                .and_then(|t| parse_duration(t).ok())
+                .unwrap_or(default_within),
+        )
     };
     if let Some(msg) = &step.send {
         let msg = matcher::substitute(msg, vars).map_err(Stop::suite)?;
-        let bytes = ex.session.encode(&msg).map_err(|e| Stop::suite(format!("cannot encode the message: {e}")))?;
-        let name = msg.as_object().and_then(|m| m.keys().next().cloned()).unwrap_or_default();
+        let bytes = ex
+            .session
+            .encode(&msg)
+            .map_err(|e| Stop::suite(format!("cannot encode the message: {e}")))?;
+        let name = msg
+            .as_object()
+            .and_then(|m| m.keys().next().cloned())
+            .unwrap_or_default();
         send_bytes(ex, protocol, name, bytes, step, rng).await?;
         return ex.write_pending().await;
     }
@@ -235,7 +292,10 @@ async fn run_step<L: Link + ?Sized>(
     }
     if let Some(expected) = &step.expect {
         let deadline = Instant::now() + within(&step.within);
-        let wanted: Vec<&String> = expected.as_object().map(|m| m.keys().collect()).unwrap_or_default();
+        let wanted: Vec<&String> = expected
+            .as_object()
+            .map(|m| m.keys().collect())
+            .unwrap_or_default();
         loop {
             match ex.next(deadline).await? {
                 Next::TimedOut => {
@@ -246,12 +306,15 @@ async fn run_step<L: Link + ?Sized>(
                     )))
                 }
                 Next::Closed(how) => {
-                    return Err(Stop::broken(format!("the implementation closed ({how}) while {} was expected", join_names(&wanted))))
+                    return Err(Stop::broken(format!(
+                        "the implementation closed ({how}) while {} was expected",
+                        join_names(&wanted)
+                    )))
                 }
                 Next::Message(m) => {
                     let fields_expected = expected.get(&m.name);
                     let Some(fields_expected) = fields_expected else {
-                        if ignorable.iter().any(|n| *n == m.name) {
+                        if ignorable.contains(&m.name) {
                             continue;
                         }
                         return Err(Stop::broken(format!(
@@ -264,7 +327,13 @@ async fn run_step<L: Link + ?Sized>(
                     let mut mismatches = Vec::new();
                     let mut trial = vars.clone();
                     if !fields_expected.is_null() {
-                        matcher::match_value(fields_expected, Some(&m.fields), &m.name, &mut trial, &mut mismatches);
+                        matcher::match_value(
+                            fields_expected,
+                            Some(&m.fields),
+                            &m.name,
+                            &mut trial,
+                            &mut mismatches,
+                        );
                     }
                     if !mismatches.is_empty() {
                         let first = mismatches.first().map(ToString::to_string).unwrap_or_default();
@@ -292,13 +361,19 @@ async fn run_step<L: Link + ?Sized>(
             match ex.next(deadline).await {
                 Ok(Next::Closed(_)) => return Ok(()),
                 Ok(Next::TimedOut) => {
-                    return Err(Stop::broken(format!("the connection stayed open for {:?}", within(&close.within))))
+                    return Err(Stop::broken(format!(
+                        "the connection stayed open for {:?}",
+                        within(&close.within)
+                    )))
                 }
                 Ok(Next::Message(m)) => {
                     if close.allow.contains(&m.name) || ignorable.contains(&m.name) {
                         continue;
                     }
-                    return Err(Stop::broken(format!("expected the connection to close, got {}", m.name)));
+                    return Err(Stop::broken(format!(
+                        "expected the connection to close, got {}",
+                        m.name
+                    )));
                 }
                 // Garbage right before a close is still not a clean close.
                 Err(stop) => return Err(stop),
@@ -307,11 +382,20 @@ async fn run_step<L: Link + ?Sized>(
     }
     if let Some(d) = &step.expect_silence {
         let d = parse_duration(d).map_err(Stop::suite)?;
-        let deadline = Instant::now() + if timing.disabled { d } else { d.mul_f64(timing.scale.max(0.0)) };
+        let deadline = Instant::now()
+            + if timing.disabled {
+                d
+            } else {
+                d.mul_f64(timing.scale.max(0.0))
+            };
         loop {
             match ex.next(deadline).await? {
                 Next::TimedOut => return Ok(()),
-                Next::Closed(how) => return Err(Stop::broken(format!("expected silence, but the connection closed ({how})"))),
+                Next::Closed(how) => {
+                    return Err(Stop::broken(format!(
+                        "expected silence, but the connection closed ({how})"
+                    )))
+                }
                 Next::Message(m) if ignorable.contains(&m.name) => continue,
                 Next::Message(m) => return Err(Stop::broken(format!("expected silence, got {}", m.name))),
             }
@@ -348,7 +432,11 @@ async fn send_bytes<L: Link + ?Sized>(
 ) -> Result<(), Stop> {
     let spans = ex.session.annotate_sent(&bytes);
     let dump = hexdump::annotated(&bytes, 0, &spans);
-    let label = if step.fault.is_empty() { name } else { format!("{name} [faults: {:?}]", step.fault) };
+    let label = if step.fault.is_empty() {
+        name
+    } else {
+        format!("{name} [faults: {:?}]", step.fault)
+    };
     ex.note("sent", label, &bytes, dump);
     let ops = faults::plan(&step.fault, bytes, &spans, protocol.length_field(), rng).map_err(Stop::suite)?;
     match ex.exec.run(ex.link, ops).await {
@@ -357,14 +445,19 @@ async fn send_bytes<L: Link + ?Sized>(
             ex.eof = true;
             Ok(())
         }
-        Err(e) => Err(Stop::broken(format!("the implementation closed the connection before the suite could send ({e})"))),
+        Err(e) => Err(Stop::broken(format!(
+            "the implementation closed the connection before the suite could send ({e})"
+        ))),
     }
 }
 
 fn join_names(names: &[&String]) -> String {
     match names {
         [one] => one.to_string(),
-        many => format!("one of {}", many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")),
+        many => format!(
+            "one of {}",
+            many.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 

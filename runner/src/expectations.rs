@@ -42,7 +42,8 @@ pub struct Expectations {
 impl Expectations {
     pub fn load(path: &Path, today: &str) -> Result<Self, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let file: ExpectationsFile = crate::scenario::load::parse_yaml(path, &text).map_err(|e| e.to_string())?;
+        let file: ExpectationsFile =
+            crate::scenario::load::parse_yaml(path, &text).map_err(|e| e.to_string())?;
         Self::new(file, today).map_err(|e| format!("{}: {e}", path.display()))
     }
 
@@ -54,18 +55,35 @@ impl Expectations {
                 return Err(format!("entry {} ({}) has no reason", i + 1, e.id));
             }
             if e.verdict == Verdict::Pass || e.verdict == Verdict::Xfail || e.verdict == Verdict::Xpass {
-                return Err(format!("entry {} ({}): verdict must be fail, non-strict, unsupported or error", i + 1, e.id));
+                return Err(format!(
+                    "entry {} ({}): verdict must be fail, non-strict, unsupported or error",
+                    i + 1,
+                    e.id
+                ));
             }
             if let Some(d) = &e.expires {
                 if !is_date(d) {
-                    return Err(format!("entry {} ({}): expires `{d}` is not YYYY-MM-DD", i + 1, e.id));
+                    return Err(format!(
+                        "entry {} ({}): expires `{d}` is not YYYY-MM-DD",
+                        i + 1,
+                        e.id
+                    ));
                 }
             }
             expired.push(e.expires.as_deref().is_some_and(|d| d < today));
-            matchers.push(Glob::new(&e.id).map_err(|x| format!("entry {}: {x}", i + 1))?.compile_matcher());
+            matchers.push(
+                Glob::new(&e.id)
+                    .map_err(|x| format!("entry {}: {x}", i + 1))?
+                    .compile_matcher(),
+            );
         }
         let used = vec![false; matchers.len()];
-        Ok(Self { file, matchers, used, expired })
+        Ok(Self {
+            file,
+            matchers,
+            used,
+            expired,
+        })
     }
 
     /// Apply to one result: returns the final verdict and the reason of the entry that matched.
@@ -77,11 +95,21 @@ impl Expectations {
             if let Some(u) = self.used.get_mut(i) {
                 *u = true;
             }
-            let Some(e) = self.file.entries.get(i) else { continue };
+            let Some(e) = self.file.entries.get(i) else {
+                continue;
+            };
             return match verdict {
                 v if v == e.verdict => (Verdict::Xfail, Some(e.reason.clone())),
                 Verdict::Pass => (Verdict::Xpass, Some(e.reason.clone())),
-                other => (other, Some(format!("expected {} ({}), got {}", e.verdict.as_str(), e.reason, other.as_str()))),
+                other => (
+                    other,
+                    Some(format!(
+                        "expected {} ({}), got {}",
+                        e.verdict.as_str(),
+                        e.reason,
+                        other.as_str()
+                    )),
+                ),
             };
         }
         (verdict, None)
@@ -89,22 +117,41 @@ impl Expectations {
 
     /// Entries that matched no scenario of the run.
     pub fn stale(&self) -> Vec<&Expectation> {
-        self.file.entries.iter().zip(&self.used).zip(&self.expired).filter(|((_, u), x)| !**u && !**x).map(|((e, _), _)| e).collect()
+        self.file
+            .entries
+            .iter()
+            .zip(&self.used)
+            .zip(&self.expired)
+            .filter(|((_, u), x)| !**u && !**x)
+            .map(|((e, _), _)| e)
+            .collect()
     }
 
     pub fn expired(&self) -> Vec<&Expectation> {
-        self.file.entries.iter().zip(&self.expired).filter(|(_, x)| **x).map(|(e, _)| e).collect()
+        self.file
+            .entries
+            .iter()
+            .zip(&self.expired)
+            .filter(|(_, x)| **x)
+            .map(|(e, _)| e)
+            .collect()
     }
 }
 
 fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10 && b.get(4) == Some(&b'-') && b.get(7) == Some(&b'-') && s.chars().filter(char::is_ascii_digit).count() == 8
+    b.len() == 10
+        && b.get(4) == Some(&b'-')
+        && b.get(7) == Some(&b'-')
+        && s.chars().filter(char::is_ascii_digit).count() == 8
 }
 
 /// Today's date (UTC) as YYYY-MM-DD, from the system clock.
 pub fn today() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let days = (secs / 86_400) as i64;
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -128,9 +175,24 @@ mod tests {
         ExpectationsFile {
             implementation: "x".into(),
             entries: vec![
-                Expectation { id: "a.*".into(), verdict: Verdict::Fail, reason: "r".into(), expires: None },
-                Expectation { id: "b.old".into(), verdict: Verdict::Fail, reason: "r".into(), expires: Some("2000-01-01".into()) },
-                Expectation { id: "c.none".into(), verdict: Verdict::Fail, reason: "r".into(), expires: None },
+                Expectation {
+                    id: "a.*".into(),
+                    verdict: Verdict::Fail,
+                    reason: "r".into(),
+                    expires: None,
+                },
+                Expectation {
+                    id: "b.old".into(),
+                    verdict: Verdict::Fail,
+                    reason: "r".into(),
+                    expires: Some("2000-01-01".into()),
+                },
+                Expectation {
+                    id: "c.none".into(),
+                    verdict: Verdict::Fail,
+                    reason: "r".into(),
+                    expires: None,
+                },
             ],
         }
     }

@@ -12,8 +12,20 @@ use std::collections::BTreeMap;
 pub type Vars = BTreeMap<String, Value>;
 
 /// Matcher words (a map with one of these as its only key is a matcher, not a literal).
-pub const MATCHER_WORDS: &[&str] =
-    &["any", "absent", "equals", "one-of", "subset-of", "contains", "range", "regex", "len", "not", "all-of", "capture"];
+pub const MATCHER_WORDS: &[&str] = &[
+    "any",
+    "absent",
+    "equals",
+    "one-of",
+    "subset-of",
+    "contains",
+    "range",
+    "regex",
+    "len",
+    "not",
+    "all-of",
+    "capture",
+];
 
 /// One field that did not match.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -25,7 +37,11 @@ pub struct Mismatch {
 
 impl std::fmt::Display for Mismatch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: expected {}, got {}", self.path, self.expected, self.actual)
+        write!(
+            f,
+            "{}: expected {}, got {}",
+            self.path, self.expected, self.actual
+        )
     }
 }
 
@@ -70,7 +86,17 @@ fn number(v: &Value) -> Option<f64> {
 }
 
 fn integer(v: &Value) -> Option<u64> {
-    number(v).filter(|n| n.fract() == 0.0 && *n >= 0.0).map(|n| n as u64)
+    match v {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => {
+            let t = s.trim();
+            match t.strip_prefix("0x").or_else(|| t.strip_prefix("0X")) {
+                Some(h) => u64::from_str_radix(h, 16).ok(),
+                None => t.parse().ok(),
+            }
+        }
+        _ => None,
+    }
 }
 
 /// Literal equality with numeric normalisation (1 = 1.0 = "0x1") and `${var}` substitution.
@@ -86,7 +112,9 @@ fn literal_eq(expected: &Value, actual: &Value, vars: &Vars) -> bool {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| literal_eq(x, y, vars))
         }
         (Value::Object(a), Value::Object(b)) => {
-            a.len() == b.len() && a.iter().all(|(k, x)| b.get(k).is_some_and(|y| literal_eq(x, y, vars)))
+            a.len() == b.len()
+                && a.iter()
+                    .all(|(k, x)| b.get(k).is_some_and(|y| literal_eq(x, y, vars)))
         }
         (Value::String(a), Value::String(b)) => a == b || a.eq_ignore_ascii_case(b) && looks_like_guid(a),
         _ => expected == actual,
@@ -103,8 +131,20 @@ pub fn var_ref(v: &Value) -> Option<&str> {
 }
 
 /// Match `expected` against `actual` at `path`, recording captures in `vars` and mismatches in `out`.
-pub fn match_value(expected: &Value, actual: Option<&Value>, path: &str, vars: &mut Vars, out: &mut Vec<Mismatch>) {
-    let mut fail = |exp: String| out.push(Mismatch { path: path.to_owned(), expected: exp, actual: show(actual) });
+pub fn match_value(
+    expected: &Value,
+    actual: Option<&Value>,
+    path: &str,
+    vars: &mut Vars,
+    out: &mut Vec<Mismatch>,
+) {
+    let mut fail = |exp: String| {
+        out.push(Mismatch {
+            path: path.to_owned(),
+            expected: exp,
+            actual: show(actual),
+        })
+    };
     if let Some((word, arg)) = as_matcher(expected) {
         match word {
             "any" => {
@@ -138,8 +178,13 @@ pub fn match_value(expected: &Value, actual: Option<&Value>, path: &str, vars: &
             "subset-of" => {
                 let allowed = arg.as_array().cloned().unwrap_or_default();
                 let ok = match actual {
-                    Some(Value::Array(items)) => items.iter().all(|i| allowed.iter().any(|o| literal_eq(o, i, vars))),
-                    Some(a) => match (integer(a), allowed.iter().map(integer).collect::<Option<Vec<_>>>()) {
+                    Some(Value::Array(items)) => items
+                        .iter()
+                        .all(|i| allowed.iter().any(|o| literal_eq(o, i, vars))),
+                    Some(a) => match (
+                        integer(a),
+                        allowed.iter().map(integer).collect::<Option<Vec<_>>>(),
+                    ) {
                         (Some(bits), Some(masks)) => bits & !masks.iter().fold(0, |m, x| m | x) == 0,
                         _ => false,
                     },
@@ -155,10 +200,12 @@ pub fn match_value(expected: &Value, actual: Option<&Value>, path: &str, vars: &
                     other => vec![other.clone()],
                 };
                 let ok = match actual {
-                    Some(Value::Array(items)) => {
-                        wanted.iter().all(|w| items.iter().any(|i| literal_eq(w, i, vars)))
+                    Some(Value::Array(items)) => wanted
+                        .iter()
+                        .all(|w| items.iter().any(|i| literal_eq(w, i, vars))),
+                    Some(Value::String(s)) => {
+                        wanted.iter().all(|w| w.as_str().is_some_and(|w| s.contains(w)))
                     }
-                    Some(Value::String(s)) => wanted.iter().all(|w| w.as_str().is_some_and(|w| s.contains(w))),
                     Some(a) => match (integer(a), wanted.iter().map(integer).collect::<Option<Vec<_>>>()) {
                         (Some(bits), Some(masks)) => masks.iter().all(|m| bits & m == *m),
                         _ => false,
@@ -170,7 +217,9 @@ pub fn match_value(expected: &Value, actual: Option<&Value>, path: &str, vars: &
                 }
             }
             "range" => {
-                let bounds = arg.as_array().map(|b| (b.first().and_then(number), b.get(1).and_then(number)));
+                let bounds = arg
+                    .as_array()
+                    .map(|b| (b.first().and_then(number), b.get(1).and_then(number)));
                 let ok = match (bounds, actual.and_then(number)) {
                     (Some((lo, hi)), Some(n)) => lo.is_none_or(|lo| n >= lo) && hi.is_none_or(|hi| n <= hi),
                     _ => false,
@@ -225,7 +274,11 @@ pub fn match_value(expected: &Value, actual: Option<&Value>, path: &str, vars: &
     match (expected, actual) {
         (Value::Object(exp), Some(Value::Object(act))) => {
             for (k, v) in exp {
-                let child = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                let child = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
                 match_value(v, act.get(k), &child, vars, out);
             }
         }
@@ -252,7 +305,9 @@ pub fn substitute(v: &Value, vars: &Vars) -> Result<Value, String> {
             while let Some(i) = rest.find("${") {
                 out.push_str(&rest[..i]);
                 let after = &rest[i + 2..];
-                let end = after.find('}').ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
+                let end = after
+                    .find('}')
+                    .ok_or_else(|| format!("unclosed `${{` in `{s}`"))?;
                 let name = &after[..end];
                 let val = vars.get(name).ok_or_else(|| unknown_var(name, vars))?;
                 out.push_str(&val.as_str().map(str::to_owned).unwrap_or_else(|| val.to_string()));
@@ -263,7 +318,9 @@ pub fn substitute(v: &Value, vars: &Vars) -> Result<Value, String> {
         }
         Value::Array(a) => Value::Array(a.iter().map(|x| substitute(x, vars)).collect::<Result<_, _>>()?),
         Value::Object(o) => Value::Object(
-            o.iter().map(|(k, x)| Ok((k.clone(), substitute(x, vars)?))).collect::<Result<_, String>>()?,
+            o.iter()
+                .map(|(k, x)| Ok((k.clone(), substitute(x, vars)?)))
+                .collect::<Result<_, String>>()?,
         ),
         other => other.clone(),
     })
@@ -271,16 +328,25 @@ pub fn substitute(v: &Value, vars: &Vars) -> Result<Value, String> {
 
 fn unknown_var(name: &str, vars: &Vars) -> String {
     let known: Vec<&str> = vars.keys().map(String::as_str).collect();
-    format!("`${{{name}}}` was never captured (captured so far: {})", if known.is_empty() { "none".into() } else { known.join(", ") })
+    format!(
+        "`${{{name}}}` was never captured (captured so far: {})",
+        if known.is_empty() {
+            "none".into()
+        } else {
+            known.join(", ")
+        }
+    )
 }
 
 /// Read a dotted path (`a.b.0.c`) out of a value.
 pub fn get_path<'a>(v: &'a Value, path: &str) -> Option<&'a Value> {
-    path.split('.').filter(|p| !p.is_empty()).try_fold(v, |cur, seg| match cur {
-        Value::Object(o) => o.get(seg),
-        Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
-        _ => None,
-    })
+    path.split('.')
+        .filter(|p| !p.is_empty())
+        .try_fold(v, |cur, seg| match cur {
+            Value::Object(o) => o.get(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -326,13 +392,27 @@ mod tests {
     fn capture_then_reuse() {
         let mut vars = Vars::new();
         let mut out = Vec::new();
-        match_value(&json!({"sid": {"capture": "s"}}), Some(&json!({"sid": 7})), "", &mut vars, &mut out);
+        match_value(
+            &json!({"sid": {"capture": "s"}}),
+            Some(&json!({"sid": 7})),
+            "",
+            &mut vars,
+            &mut out,
+        );
         assert!(out.is_empty());
         let sent = substitute(&json!({"sessionId": "${s}", "text": "id=${s}"}), &vars).unwrap();
         assert_eq!(sent, json!({"sessionId": 7, "text": "id=7"}));
-        match_value(&json!({"sid": "${s}"}), Some(&json!({"sid": 8})), "", &mut vars, &mut out);
+        match_value(
+            &json!({"sid": "${s}"}),
+            Some(&json!({"sid": 8})),
+            "",
+            &mut vars,
+            &mut out,
+        );
         assert_eq!(out.len(), 1);
-        assert!(substitute(&json!("${nope}"), &vars).unwrap_err().contains("never captured"));
+        assert!(substitute(&json!("${nope}"), &vars)
+            .unwrap_err()
+            .contains("never captured"));
     }
 
     #[test]

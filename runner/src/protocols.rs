@@ -5,15 +5,14 @@ use peercheck_wire::session::ProtocolDef;
 
 /// Every protocol this build knows, in a stable order.
 pub fn all() -> Vec<&'static dyn ProtocolDef> {
-    #[allow(unused_mut)]
-    let mut v: Vec<&'static dyn ProtocolDef> = Vec::new();
-    #[cfg(feature = "now")]
-    v.push(peercheck_now::protocol());
-    #[cfg(feature = "psrp")]
-    v.push(peercheck_psrp::protocol());
-    #[cfg(feature = "inedo")]
-    v.push(peercheck_inedo::protocol());
-    v
+    vec![
+        #[cfg(feature = "now")]
+        peercheck_now::protocol(),
+        #[cfg(feature = "psrp")]
+        peercheck_psrp::protocol(),
+        #[cfg(feature = "inedo")]
+        peercheck_inedo::protocol(),
+    ]
 }
 
 pub fn names() -> Vec<&'static str> {
@@ -22,9 +21,10 @@ pub fn names() -> Vec<&'static str> {
 
 /// Look a protocol up by name; the error lists the known ones.
 pub fn get(name: &str) -> Result<&'static dyn ProtocolDef, String> {
-    all().into_iter().find(|p| p.name() == name).ok_or_else(|| {
-        format!("unknown protocol `{name}` (known: {})", names().join(", "))
-    })
+    all()
+        .into_iter()
+        .find(|p| p.name() == name)
+        .ok_or_else(|| format!("unknown protocol `{name}` (known: {})", names().join(", ")))
 }
 
 /// A simulator peer for `protocol`.
@@ -58,8 +58,11 @@ pub fn misbehaviours(protocol: &str) -> &'static [Misbehaviour] {
 
 /// The closest names to `wanted` among `options` (for "did you mean" hints).
 pub fn closest<'a>(wanted: &str, options: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut scored: Vec<(f64, &str)> =
-        options.into_iter().map(|o| (strsim::jaro_winkler(wanted, o), o)).filter(|(s, _)| *s > 0.7).collect();
+    let mut scored: Vec<(f64, &str)> = options
+        .into_iter()
+        .map(|o| (strsim::jaro_winkler(wanted, o), o))
+        .filter(|(s, _)| *s > 0.7)
+        .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0));
     scored.into_iter().take(3).map(|(_, o)| o).collect()
 }

@@ -40,6 +40,10 @@ pub fn load(dir: &Path) -> Result<Vec<(RegistryFile, std::path::PathBuf)>, Strin
 
 /// The registry next to a scenario folder: `<scenarios>/../requirements`.
 pub fn beside(scenarios: &Path) -> std::path::PathBuf {
-    let base = if scenarios.is_file() { scenarios.parent().and_then(Path::parent) } else { scenarios.parent() };
+    let base = if scenarios.is_file() {
+        scenarios.parent().and_then(Path::parent)
+    } else {
+        scenarios.parent()
+    };
     base.unwrap_or(Path::new(".")).join("requirements")
 }

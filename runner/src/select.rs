@@ -15,9 +15,17 @@ pub struct Selection {
 
 /// Parse `k/n` (1 ≤ k ≤ n).
 pub fn parse_partition(s: &str) -> Result<(u64, u64), String> {
-    let (k, n) = s.split_once('/').ok_or_else(|| format!("`{s}` is not k/n (e.g. 2/4)"))?;
-    let k: u64 = k.trim().parse().map_err(|_| format!("`{s}`: k is not a number"))?;
-    let n: u64 = n.trim().parse().map_err(|_| format!("`{s}`: n is not a number"))?;
+    let (k, n) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not k/n (e.g. 2/4)"))?;
+    let k: u64 = k
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: k is not a number"))?;
+    let n: u64 = n
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}`: n is not a number"))?;
     if n == 0 || k == 0 || k > n {
         return Err(format!("`{s}`: need 1 ≤ k ≤ n"));
     }
@@ -26,7 +34,9 @@ pub fn parse_partition(s: &str) -> Result<(u64, u64), String> {
 
 /// FNV-1a: a stable hash (the same in every run and on every machine) for partitions and seeds.
 pub fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+    s.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 impl Selection {
@@ -44,7 +54,9 @@ impl Selection {
                     && (self.tags.is_empty() || self.tags.iter().any(|t| sc.tags.contains(t)))
                     && (self.levels.is_empty() || self.levels.contains(&sc.level))
                     && self.role.is_none_or(|r| r == sc.peer)
-                    && self.partition.is_none_or(|(k, n)| stable_hash(&sc.id) % n == k - 1)
+                    && self
+                        .partition
+                        .is_none_or(|(k, n)| stable_hash(&sc.id) % n == k - 1)
             })
             .collect())
     }

@@ -43,7 +43,9 @@ impl Target {
 }
 
 fn mb(m: &Option<String>) -> String {
-    m.as_ref().map(|m| format!(", misbehaving: {m}")).unwrap_or_default()
+    m.as_ref()
+        .map(|m| format!(", misbehaving: {m}"))
+        .unwrap_or_default()
 }
 
 /// What a transport needs to know about the scenario.
@@ -87,7 +89,9 @@ pub struct Connection {
 
 impl std::fmt::Debug for Connection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Connection").field("child", &self.child.is_some()).finish()
+        f.debug_struct("Connection")
+            .field("child", &self.child.is_some())
+            .finish()
     }
 }
 
@@ -136,13 +140,20 @@ impl ChildGuard {
                 out
             })
         });
-        Self { child: Some(child), pid, stderr }
+        Self {
+            child: Some(child),
+            pid,
+            stderr,
+        }
     }
 
     /// Give the child a moment to exit by itself, then kill its group; reap it; return its stderr.
     pub async fn finish(mut self) -> String {
         if let Some(mut child) = self.child.take() {
-            if tokio::time::timeout(Duration::from_millis(300), child.wait()).await.is_err() {
+            if tokio::time::timeout(Duration::from_millis(300), child.wait())
+                .await
+                .is_err()
+            {
                 kill_group(self.pid);
                 let _ = child.kill().await;
             } else {
@@ -152,7 +163,11 @@ impl ChildGuard {
             let _ = child.wait().await;
         }
         let err = match self.stderr.take() {
-            Some(h) => tokio::time::timeout(Duration::from_secs(1), h).await.ok().and_then(Result::ok).unwrap_or_default(),
+            Some(h) => tokio::time::timeout(Duration::from_secs(1), h)
+                .await
+                .ok()
+                .and_then(Result::ok)
+                .unwrap_or_default(),
             None => Vec::new(),
         };
         String::from_utf8_lossy(&err).into_owned()
@@ -196,7 +211,9 @@ fn spawn(cmd: &str, stdin_out: bool) -> Result<ChildGuard, OpenError> {
     c.stderr(Stdio::piped());
     c.kill_on_drop(true);
     c.process_group(0);
-    let child = c.spawn().map_err(|e| OpenError::Unreachable(format!("cannot start `{cmd}`: {e}")))?;
+    let child = c
+        .spawn()
+        .map_err(|e| OpenError::Unreachable(format!("cannot start `{cmd}`: {e}")))?;
     Ok(ChildGuard::new(child))
 }
 
@@ -205,13 +222,19 @@ pub async fn open(target: &Target, ctx: &OpenContext) -> Result<Connection, Open
     match target {
         Target::Connect(addr) => {
             let s = connect_with_retry(addr, ctx.connect_timeout).await?;
-            Ok(Connection { link: Box::new(s), child: None, task: None })
+            Ok(Connection {
+                link: Box::new(s),
+                child: None,
+                task: None,
+            })
         }
         Target::Listen { addr, exec } => {
             let listener = TcpListener::bind(addr)
                 .await
                 .map_err(|e| OpenError::Other(format!("cannot listen on {addr}: {e}")))?;
-            let bound = listener.local_addr().map_err(|e| OpenError::Other(e.to_string()))?;
+            let bound = listener
+                .local_addr()
+                .map_err(|e| OpenError::Other(e.to_string()))?;
             let cmd = expand_command(exec, ctx, Some(&bound.to_string()));
             let child = spawn(&cmd, false)?;
             accept_from_child(listener, child, ctx.connect_timeout).await
@@ -243,10 +266,23 @@ pub async fn open(target: &Target, ctx: &OpenContext) -> Result<Connection, Open
 }
 
 fn stdio_connection(mut child: ChildGuard) -> Result<Connection, OpenError> {
-    let c = child.child.as_mut().ok_or_else(|| OpenError::Other("child vanished".into()))?;
-    let stdout = c.stdout.take().ok_or_else(|| OpenError::Other("no stdout pipe".into()))?;
-    let stdin = c.stdin.take().ok_or_else(|| OpenError::Other("no stdin pipe".into()))?;
-    Ok(Connection { link: Box::new(tokio::io::join(stdout, stdin)), child: Some(child), task: None })
+    let c = child
+        .child
+        .as_mut()
+        .ok_or_else(|| OpenError::Other("child vanished".into()))?;
+    let stdout = c
+        .stdout
+        .take()
+        .ok_or_else(|| OpenError::Other("no stdout pipe".into()))?;
+    let stdin = c
+        .stdin
+        .take()
+        .ok_or_else(|| OpenError::Other("no stdin pipe".into()))?;
+    Ok(Connection {
+        link: Box::new(tokio::io::join(stdout, stdin)),
+        child: Some(child),
+        task: None,
+    })
 }
 
 async fn connect_with_retry(addr: &str, within: Duration) -> Result<TcpStream, OpenError> {
@@ -266,7 +302,11 @@ async fn connect_with_retry(addr: &str, within: Duration) -> Result<TcpStream, O
     }
 }
 
-async fn accept_from_child(listener: TcpListener, mut child: ChildGuard, within: Duration) -> Result<Connection, OpenError> {
+async fn accept_from_child(
+    listener: TcpListener,
+    mut child: ChildGuard,
+    within: Duration,
+) -> Result<Connection, OpenError> {
     let exited = async {
         match child.child.as_mut() {
             Some(c) => c.wait().await.ok(),
@@ -307,10 +347,17 @@ fn peer_config(ctx: &OpenContext, misbehave: Option<String>) -> PeerConfig {
 async fn builtin_tcp(ctx: &OpenContext, misbehave: Option<String>) -> Result<Connection, OpenError> {
     let peer = protocols::new_peer(&ctx.protocol, &peer_config(ctx, misbehave)).map_err(OpenError::Other)?;
     let proto = protocols::get(&ctx.protocol).map_err(OpenError::Other)?;
-    let cfg = DriveConfig { seed: ctx.seed, length_field: proto.length_field(), ..DriveConfig::default() };
-    let listener =
-        TcpListener::bind("127.0.0.1:0").await.map_err(|e| OpenError::Other(format!("cannot listen on loopback: {e}")))?;
-    let addr = listener.local_addr().map_err(|e| OpenError::Other(e.to_string()))?;
+    let cfg = DriveConfig {
+        seed: ctx.seed,
+        length_field: proto.length_field(),
+        ..DriveConfig::default()
+    };
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| OpenError::Other(format!("cannot listen on loopback: {e}")))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| OpenError::Other(e.to_string()))?;
     match ctx.peer_role {
         Role::Server => {
             let task = tokio::spawn(async move {
@@ -320,7 +367,11 @@ async fn builtin_tcp(ctx: &OpenContext, misbehave: Option<String>) -> Result<Con
                 }
             });
             let s = connect_with_retry(&addr.to_string(), ctx.connect_timeout).await?;
-            Ok(Connection { link: Box::new(s), child: None, task: Some(task) })
+            Ok(Connection {
+                link: Box::new(s),
+                child: None,
+                task: Some(task),
+            })
         }
         Role::Client => {
             let task = tokio::spawn(async move {
@@ -334,7 +385,11 @@ async fn builtin_tcp(ctx: &OpenContext, misbehave: Option<String>) -> Result<Con
                 .map_err(|_| OpenError::Unreachable("the simulated client did not connect".into()))?
                 .map_err(|e| OpenError::Other(e.to_string()))?;
             let _ = s.set_nodelay(true);
-            Ok(Connection { link: Box::new(s), child: None, task: Some(task) })
+            Ok(Connection {
+                link: Box::new(s),
+                child: None,
+                task: Some(task),
+            })
         }
     }
 }

@@ -26,7 +26,11 @@ fn run(args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 /// Run the test scenarios over stdio against a peer mode; return (exit code, report json, output).
@@ -35,17 +39,27 @@ fn run_stdio(mode: &str, extra: &[&str]) -> (i32, serde_json::Value, String) {
     let json = dir.path().join("r.json");
     let p = peer(mode);
     let sc = scenarios();
-    let mut args = vec!["run", &sc, "--exec", &p, "--role", "server", "--seed", "42", "--json"];
+    let mut args = vec![
+        "run", &sc, "--exec", &p, "--role", "server", "--seed", "42", "--json",
+    ];
     let js = json.display().to_string();
     args.push(&js);
     args.extend_from_slice(extra);
     let o = run(&args);
-    let report = std::fs::read_to_string(&json).map(|t| serde_json::from_str(&t).unwrap()).unwrap_or_default();
+    let report = std::fs::read_to_string(&json)
+        .map(|t| serde_json::from_str(&t).unwrap())
+        .unwrap_or_default();
     (o.status.code().unwrap_or(-1), report, text(&o))
 }
 
 fn verdict(report: &serde_json::Value, id: &str) -> String {
-    report["results"].as_array().unwrap().iter().find(|r| r["id"] == id).map(|r| r["verdict"].as_str().unwrap().to_owned()).unwrap_or_else(|| panic!("{id} not in report"))
+    report["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == id)
+        .map(|r| r["verdict"].as_str().unwrap().to_owned())
+        .unwrap_or_else(|| panic!("{id} not in report"))
 }
 
 #[test]
@@ -65,10 +79,18 @@ fn a_field_mismatch_fails_must_and_is_non_strict_for_should() {
     assert_eq!(code, 1, "{out}");
     assert_eq!(verdict(&rep, "now.test.capset.answer"), "fail");
     assert_eq!(verdict(&rep, "now.test.capset.should"), "non-strict");
-    let r = rep["results"].as_array().unwrap().iter().find(|r| r["id"] == "now.test.capset.answer").unwrap();
+    let r = rep["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "now.test.capset.answer")
+        .unwrap();
     assert_eq!(r["mismatches"][0]["path"], "channel.capset.versionMajor");
     assert!(out.contains("field diff"), "{out}");
-    assert!(out.contains("header.msgSize"), "annotated hexdump expected in the failure output: {out}");
+    assert!(
+        out.contains("header.msgSize"),
+        "annotated hexdump expected in the failure output: {out}"
+    );
 }
 
 #[test]
@@ -84,11 +106,27 @@ fn wrong_message_malformed_and_silence_are_failures_with_reasons() {
     let (_, rep, _) = run_stdio("wrong-message", &["--filter", "*answer"]);
     let r = &rep["results"][0];
     assert_eq!(r["verdict"], "fail");
-    assert!(r["reason"].as_str().unwrap().contains("expected channel.capset, got exec.started"), "{r}");
+    assert!(
+        r["reason"]
+            .as_str()
+            .unwrap()
+            .contains("expected channel.capset, got exec.started"),
+        "{r}"
+    );
     let (_, rep, _) = run_stdio("malformed", &["--filter", "*answer"]);
-    assert!(rep["results"][0]["reason"].as_str().unwrap().contains("malformed"), "{}", rep["results"][0]);
+    assert!(
+        rep["results"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("malformed"),
+        "{}",
+        rep["results"][0]
+    );
     let (_, rep, _) = run_stdio("silent", &["--filter", "*answer", "--timeout-scale", "0.2"]);
-    assert!(rep["results"][0]["reason"].as_str().unwrap().contains("no channel.capset within"));
+    assert!(rep["results"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("no channel.capset within"));
     let (_, rep, _) = run_stdio("close", &["--filter", "*answer"]);
     assert!(rep["results"][0]["reason"].as_str().unwrap().contains("closed"));
 }
@@ -98,7 +136,12 @@ fn tcp_connect_transport() {
     let dir = tempfile::tempdir().unwrap();
     let portfile = dir.path().join("port");
     let mut child = Command::new("python3")
-        .args([here().join("peers/now_peer.py").to_str().unwrap(), "correct", "tcp", portfile.to_str().unwrap()])
+        .args([
+            here().join("peers/now_peer.py").to_str().unwrap(),
+            "correct",
+            "tcp",
+            portfile.to_str().unwrap(),
+        ])
         .spawn()
         .unwrap();
     let mut port = String::new();
@@ -109,7 +152,14 @@ fn tcp_connect_transport() {
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let o = run(&["run", &scenarios(), "--target", &format!("tcp://127.0.0.1:{port}"), "--filter", "*answer"]);
+    let o = run(&[
+        "run",
+        &scenarios(),
+        "--target",
+        &format!("tcp://127.0.0.1:{port}"),
+        "--filter",
+        "*answer",
+    ]);
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -118,20 +168,45 @@ fn tcp_connect_transport() {
 #[test]
 fn listen_transport_launches_the_client() {
     let cmd = format!("{} {{addr}}", peer("client"));
-    let o = run(&["run", &scenarios(), "--listen", "tcp://127.0.0.1:0", "--exec", &cmd]);
+    let o = run(&[
+        "run",
+        &scenarios(),
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--exec",
+        &cmd,
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(text(&o).contains("now.test.client.capset-first"));
 }
 
 #[test]
 fn unreachable_implementation_exits_3() {
-    let o = run(&["run", &scenarios(), "--target", "tcp://127.0.0.1:1", "--filter", "*answer", "--timeout-scale", "0.05"]);
+    let o = run(&[
+        "run",
+        &scenarios(),
+        "--target",
+        "tcp://127.0.0.1:1",
+        "--filter",
+        "*answer",
+        "--timeout-scale",
+        "0.05",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o));
 }
 
 #[test]
 fn zero_selected_scenarios_is_an_error() {
-    let o = run(&["run", &scenarios(), "--exec", "true", "--role", "server", "--filter", "nothing*"]);
+    let o = run(&[
+        "run",
+        &scenarios(),
+        "--exec",
+        "true",
+        "--role",
+        "server",
+        "--filter",
+        "nothing*",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(text(&o).contains("no scenario selected"));
 }
@@ -156,14 +231,25 @@ fn expectations_turn_known_failures_into_xfail_and_catch_xpass_and_stale() {
     // --update-expectations rewrites the file from the results.
     let (_, _, _) = run_stdio("mismatch", &["--expectations", &e, "--update-expectations"]);
     let written = std::fs::read_to_string(&exp).unwrap();
-    assert!(written.contains("now.test.capset.should") && written.contains("sends versionMajor 7"), "{written}");
+    assert!(
+        written.contains("now.test.capset.should") && written.contains("sends versionMajor 7"),
+        "{written}"
+    );
 }
 
 #[test]
 fn partitions_split_the_selection_stably() {
     let list = |part: &str| {
         let o = run(&["list", &scenarios(), "--partition", part, "--json"]);
-        String::from_utf8_lossy(&o.stdout).lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].as_str().unwrap().to_owned()).collect::<Vec<_>>()
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["id"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect::<Vec<_>>()
     };
     let (a, b, all) = (list("1/2"), list("2/2"), list("1/1"));
     assert_eq!(a.len() + b.len(), all.len());
@@ -175,11 +261,26 @@ fn partitions_split_the_selection_stably() {
 fn children_are_killed_and_reaped_on_timeout() {
     let marker = format!("ignore-term {}", std::process::id());
     let p = format!("{} {marker}", peer("ignore-term"));
-    let o = run(&["run", &scenarios(), "--exec", &p, "--role", "server", "--filter", "*answer", "--timeout-scale", "0.1"]);
+    let o = run(&[
+        "run",
+        &scenarios(),
+        "--exec",
+        &p,
+        "--role",
+        "server",
+        "--filter",
+        "*answer",
+        "--timeout-scale",
+        "0.1",
+    ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     std::thread::sleep(std::time::Duration::from_millis(300));
     let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
-    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout).lines().filter(|l| l.contains(&marker) && !l.contains("ps -eo")).map(str::to_owned).collect();
+    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(&marker) && !l.contains("ps -eo"))
+        .map(str::to_owned)
+        .collect();
     assert!(left.is_empty(), "children left behind: {left:?}");
 }
 
@@ -208,7 +309,11 @@ fn check_rejects_scenarios_that_can_never_pass_with_locations_and_hints() {
     assert!(t.contains("bad.yaml:9:"), "{t}");
     assert!(t.contains("did you mean channel.capset"), "{t}");
     assert!(t.contains("can never happen"), "{t}");
-    std::fs::write(dir.path().join("bad.yaml"), "id: now.bad.two\ntitle: t\nnonsense: 1\n").unwrap();
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "id: now.bad.two\ntitle: t\nnonsense: 1\n",
+    )
+    .unwrap();
     let t = text(&run(&["check", dir.path().to_str().unwrap()]));
     assert!(t.contains("bad.yaml:3:"), "{t}");
 }

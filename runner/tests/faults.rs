@@ -26,14 +26,29 @@ impl Drop for Sim {
 
 fn sim(faults: &[&str]) -> Sim {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_peercheck"));
-    cmd.args(["simulate", "--protocol", "now", "--role", "server", "--listen", "127.0.0.1:0", "--quiet"]);
+    cmd.args([
+        "simulate",
+        "--protocol",
+        "now",
+        "--role",
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+        "--quiet",
+    ]);
     for f in faults {
         cmd.args(["--fault", f]);
     }
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let addr = line.trim().strip_prefix("listening on ").unwrap_or_else(|| panic!("bad banner {line:?}")).to_owned();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("bad banner {line:?}"))
+        .to_owned();
     Sim { child, addr }
 }
 
@@ -64,8 +79,15 @@ fn exchange(sim: &Sim, extra: &[&str], window: Duration) -> (Vec<u8>, &'static s
                 first.get_or_insert(start.elapsed());
                 got.extend_from_slice(&buf[..n]);
             }
-            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => return (got, "reset", first.unwrap_or(window)),
-            Err(e) if matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut) => {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                return (got, "reset", first.unwrap_or(window))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
                 return (got, "open", first.unwrap_or(window))
             }
             Err(e) => panic!("{e}"),
@@ -132,7 +154,11 @@ fn delay_latency_bandwidth() {
     assert!(first >= Duration::from_millis(290), "{first:?}");
     // 22 bytes at 40 bytes/s: the last piece cannot arrive before ~0.5 s.
     let start = Instant::now();
-    let (b, _, _) = exchange(&sim(&["channel.capset:bandwidth=40"]), &[], Duration::from_millis(1500));
+    let (b, _, _) = exchange(
+        &sim(&["channel.capset:bandwidth=40"]),
+        &[],
+        Duration::from_millis(1500),
+    );
     assert_eq!(b.len(), 22);
     assert!(start.elapsed() >= Duration::from_millis(400));
 }
@@ -149,7 +175,11 @@ fn split_and_slice_deliver_the_same_bytes() {
 #[test]
 fn reorder_swaps_started_and_the_first_data() {
     // With the fault, exec.started (class 0x13 type 0x06) is written after the next message.
-    let (b, _, _) = exchange(&sim(&["exec.started:reorder"]), &[SHELL], Duration::from_millis(800));
+    let (b, _, _) = exchange(
+        &sim(&["exec.started:reorder"]),
+        &[SHELL],
+        Duration::from_millis(800),
+    );
     let mut kinds = Vec::new();
     let mut rest = &b[22..];
     while rest.len() >= 8 {
@@ -158,7 +188,11 @@ fn reorder_swaps_started_and_the_first_data() {
         rest = &rest[(8 + size).min(rest.len())..];
     }
     assert!(kinds.len() >= 2, "{kinds:?}");
-    assert_ne!(kinds[0], (0x13, 0x06), "started should no longer come first: {kinds:?}");
+    assert_ne!(
+        kinds[0],
+        (0x13, 0x06),
+        "started should no longer come first: {kinds:?}"
+    );
     assert!(kinds.contains(&(0x13, 0x06)), "{kinds:?}");
 }
 
@@ -166,15 +200,35 @@ fn reorder_swaps_started_and_the_first_data() {
 fn fault_scripts_target_the_nth_message() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("f.yaml");
-    std::fs::write(&f, "faults:\n  - { target: channel.capset, nth: 2, fault: drop }\n").unwrap();
+    std::fs::write(
+        &f,
+        "faults:\n  - { target: channel.capset, nth: 2, fault: drop }\n",
+    )
+    .unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_peercheck"))
-        .args(["simulate", "--protocol", "now", "--role", "server", "--listen", "127.0.0.1:0", "--quiet", "--faults", f.to_str().unwrap()])
+        .args([
+            "simulate",
+            "--protocol",
+            "now",
+            "--role",
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+            "--faults",
+            f.to_str().unwrap(),
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let s = Sim { child, addr: line.trim().trim_start_matches("listening on ").to_owned() };
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let s = Sim {
+        child,
+        addr: line.trim().trim_start_matches("listening on ").to_owned(),
+    };
     // One connection: the 1st capset answer is written; the counter is per connection.
     let (b, _, _) = exchange(&s, &[], W);
     assert_eq!(b.len(), 22);

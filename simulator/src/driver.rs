@@ -48,7 +48,10 @@ pub struct DriveConfig {
 
 impl std::fmt::Debug for DriveConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DriveConfig").field("faults", &self.faults).field("seed", &self.seed).finish()
+        f.debug_struct("DriveConfig")
+            .field("faults", &self.faults)
+            .field("seed", &self.seed)
+            .finish()
     }
 }
 
@@ -90,7 +93,11 @@ pub enum LinkState {
 }
 
 impl OpExecutor {
-    pub async fn run<L: Link + ?Sized>(&mut self, link: &mut L, ops: Vec<WireOp>) -> std::io::Result<LinkState> {
+    pub async fn run<L: Link + ?Sized>(
+        &mut self,
+        link: &mut L,
+        ops: Vec<WireOp>,
+    ) -> std::io::Result<LinkState> {
         for op in ops {
             if self.stalled {
                 return Ok(LinkState::Open);
@@ -155,9 +162,17 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                 Output::Send { label, bytes } => {
                     let n = counts.entry(label.clone()).or_insert(0);
                     *n += 1;
-                    let kinds: Vec<_> =
-                        cfg.faults.iter().filter(|r| r.applies(&label, *n)).map(|r| r.fault.clone()).collect();
-                    log(&format!("-> {label} ({} bytes){}", bytes.len(), fault_note(&kinds)));
+                    let kinds: Vec<_> = cfg
+                        .faults
+                        .iter()
+                        .filter(|r| r.applies(&label, *n))
+                        .map(|r| r.fault.clone())
+                        .collect();
+                    log(&format!(
+                        "-> {label} ({} bytes){}",
+                        bytes.len(),
+                        fault_note(&kinds)
+                    ));
                     let spans = match (&cfg.annotate, kinds.is_empty()) {
                         (Some(a), false) => a(&bytes),
                         _ => Vec::new(),
@@ -166,25 +181,49 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                         Ok(ops) => ops,
                         Err(e) => {
                             log(&format!("fault script error: {e}"));
-                            return DriveOutcome { finished, end: format!("fault script error: {e}") };
+                            return DriveOutcome {
+                                finished,
+                                end: format!("fault script error: {e}"),
+                            };
                         }
                     };
                     match exec.run(&mut link, ops).await {
                         Ok(LinkState::Open) => {}
-                        Ok(LinkState::Closed) => return DriveOutcome { finished, end: "closed by fault".into() },
-                        Ok(LinkState::Reset) => return DriveOutcome { finished, end: "reset by fault".into() },
-                        Err(e) => return DriveOutcome { finished, end: format!("write failed: {e}") },
+                        Ok(LinkState::Closed) => {
+                            return DriveOutcome {
+                                finished,
+                                end: "closed by fault".into(),
+                            }
+                        }
+                        Ok(LinkState::Reset) => {
+                            return DriveOutcome {
+                                finished,
+                                end: "reset by fault".into(),
+                            }
+                        }
+                        Err(e) => {
+                            return DriveOutcome {
+                                finished,
+                                end: format!("write failed: {e}"),
+                            }
+                        }
                     }
                 }
                 Output::Close { reason } => {
                     log(&format!("closing: {reason}"));
                     let _ = exec.flush_held(&mut link).await;
                     let _ = link.shutdown().await;
-                    return DriveOutcome { finished, end: format!("peer closed: {reason}") };
+                    return DriveOutcome {
+                        finished,
+                        end: format!("peer closed: {reason}"),
+                    };
                 }
                 Output::Log(line) => log(&line),
                 Output::Finished { ok, summary } => {
-                    log(&format!("finished ({}): {summary}", if ok { "ok" } else { "FAILED" }));
+                    log(&format!(
+                        "finished ({}): {summary}",
+                        if ok { "ok" } else { "FAILED" }
+                    ));
                     finished = Some((ok, summary));
                 }
             }
@@ -192,7 +231,10 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
         if finished.is_some() {
             let _ = exec.flush_held(&mut link).await;
             let _ = link.shutdown().await;
-            return DriveOutcome { finished, end: "script finished".into() };
+            return DriveOutcome {
+                finished,
+                end: "script finished".into(),
+            };
         }
         let deadline = peer.next_deadline().map(|d| start + d);
         let idle = cfg.idle_timeout.map(|d| Instant::now() + d);

@@ -110,9 +110,13 @@ pub enum WireOp {
 /// Parse `200ms`, `2s`, `1.5s` (shared by fault scripts and scenarios).
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let t = text.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 2s, 1m)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 2s, 1m)"))?;
     let secs = match unit.trim() {
         "ms" => n / 1000.0,
         "s" | "" => n,
@@ -176,7 +180,11 @@ pub fn plan(
             FaultKind::Latency { delay, jitter } => {
                 let base = parse_duration(delay)?;
                 let j = parse_duration(jitter)?;
-                let extra = if j.is_zero() { Duration::ZERO } else { j.mul_f64(rng.gen_range(0.0..1.0)) };
+                let extra = if j.is_zero() {
+                    Duration::ZERO
+                } else {
+                    j.mul_f64(rng.gen_range(0.0..1.0))
+                };
                 before.push(WireOp::Sleep(base + extra));
             }
             FaultKind::Bandwidth(bps) => chunking = Some(Chunking::Rate(*bps)),
@@ -188,7 +196,10 @@ pub fn plan(
             FaultKind::CorruptField { field, xor } => {
                 let s = span::find(spans, field).ok_or_else(|| {
                     let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
-                    format!("no field `{field}` in this message (fields: {})", names.join(", "))
+                    format!(
+                        "no field `{field}` in this message (fields: {})",
+                        names.join(", ")
+                    )
                 })?;
                 for b in bytes.get_mut(s.start..s.end).unwrap_or(&mut []) {
                     *b ^= xor.unwrap_or(0xff);
@@ -196,7 +207,12 @@ pub fn plan(
             }
             FaultKind::CorruptByte { offset, xor } => match bytes.get_mut(*offset) {
                 Some(b) => *b ^= xor.unwrap_or(0xff),
-                None => return Err(format!("offset {offset} is past the message's {} bytes", bytes.len())),
+                None => {
+                    return Err(format!(
+                        "offset {offset} is past the message's {} bytes",
+                        bytes.len()
+                    ))
+                }
             },
             FaultKind::Truncate(keep) => bytes.truncate(*keep),
             FaultKind::WrongLength(delta) => adjust_length(&mut bytes, spans, length_field, *delta)?,
@@ -244,7 +260,9 @@ impl Chunking {
         for piece in payload.chunks(size) {
             ops.push(WireOp::Write(piece.to_vec()));
             if let Chunking::Rate(bps) = self {
-                ops.push(WireOp::Sleep(Duration::from_secs_f64(piece.len() as f64 / bps.max(1) as f64)));
+                ops.push(WireOp::Sleep(Duration::from_secs_f64(
+                    piece.len() as f64 / bps.max(1) as f64,
+                )));
             } else {
                 // A pause between pieces so they arrive as separate reads on loopback.
                 ops.push(WireOp::Sleep(Duration::from_millis(2)));
@@ -257,30 +275,26 @@ impl Chunking {
 /// Add `delta` to the integer in the length field, keeping its width and byte order.
 fn adjust_length(bytes: &mut [u8], spans: &[FieldSpan], field: &str, delta: i64) -> Result<(), String> {
     let s = span::find(spans, field).ok_or_else(|| format!("this message has no length field `{field}`"))?;
-    let slot = bytes.get_mut(s.start..s.end).ok_or("length field lies outside the message")?;
+    let slot = bytes
+        .get_mut(s.start..s.end)
+        .ok_or("length field lies outside the message")?;
     let width = slot.len();
     if !(1..=8).contains(&width) {
-        return Err(format!("length field `{field}` is {width} bytes wide; 1 to 8 supported"));
+        return Err(format!(
+            "length field `{field}` is {width} bytes wide; 1 to 8 supported"
+        ));
     }
-    let mut le = [0u8; 8];
-    le[..width].copy_from_slice(slot);
-    let le_value = u64::from_le_bytes(le);
+    let le_value = slot.iter().rev().fold(0u64, |a, b| (a << 8) | u64::from(*b));
+    let be_value = slot.iter().fold(0u64, |a, b| (a << 8) | u64::from(*b));
     // The span's value text starts with the decimal value; it tells the byte order.
     let recorded: Option<u64> = s.value.split_whitespace().next().and_then(|v| v.parse().ok());
     let big_endian = recorded.is_some_and(|r| r != le_value);
-    let value = if big_endian {
-        let mut be = [0u8; 8];
-        be[8 - width..].copy_from_slice(slot);
-        u64::from_be_bytes(be)
-    } else {
-        le_value
-    };
-    let mask = if width == 8 { u64::MAX } else { (1u64 << (width * 8)) - 1 };
-    let new = (value as i128 + delta as i128).rem_euclid(mask as i128 + 1) as u64;
-    if big_endian {
-        slot.copy_from_slice(&new.to_be_bytes()[8 - width..]);
-    } else {
-        slot.copy_from_slice(&new.to_le_bytes()[..width]);
+    let value = if big_endian { be_value } else { le_value };
+    let modulus = 1i128 << (width * 8);
+    let new = (i128::from(value) + i128::from(delta)).rem_euclid(modulus);
+    for (i, b) in slot.iter_mut().enumerate() {
+        let shift = if big_endian { (width - 1 - i) * 8 } else { i * 8 };
+        *b = u8::try_from((new >> shift) & 0xff).unwrap_or(0);
     }
     Ok(())
 }
@@ -297,26 +311,56 @@ mod tests {
 
     fn spans() -> Vec<FieldSpan> {
         vec![
-            FieldSpan { start: 0, end: 4, name: "msgSize".into(), value: "2 (0x2)".into() },
-            FieldSpan { start: 4, end: 6, name: "body.x".into(), value: "".into() },
+            FieldSpan {
+                start: 0,
+                end: 4,
+                name: "msgSize".into(),
+                value: "2 (0x2)".into(),
+            },
+            FieldSpan {
+                start: 4,
+                end: 6,
+                name: "body.x".into(),
+                value: "".into(),
+            },
         ]
     }
 
     #[test]
     fn split_gives_n_writes_with_the_same_bytes() {
-        let ops = plan(&[FaultKind::Split(3)], vec![1, 2, 3, 4, 5, 6], &[], "len", &mut rng()).unwrap();
-        let writes: Vec<Vec<u8>> =
-            ops.into_iter().filter_map(|o| if let WireOp::Write(b) = o { Some(b) } else { None }).collect();
+        let ops = plan(
+            &[FaultKind::Split(3)],
+            vec![1, 2, 3, 4, 5, 6],
+            &[],
+            "len",
+            &mut rng(),
+        )
+        .unwrap();
+        let writes: Vec<Vec<u8>> = ops
+            .into_iter()
+            .filter_map(|o| if let WireOp::Write(b) = o { Some(b) } else { None })
+            .collect();
         assert_eq!(writes, vec![vec![1, 2], vec![3, 4], vec![5, 6]]);
     }
 
     #[test]
     fn wrong_length_keeps_width_and_order() {
-        let ops =
-            plan(&[FaultKind::WrongLength(5)], vec![2, 0, 0, 0, 9, 9], &spans(), "msgSize", &mut rng()).unwrap();
+        let ops = plan(
+            &[FaultKind::WrongLength(5)],
+            vec![2, 0, 0, 0, 9, 9],
+            &spans(),
+            "msgSize",
+            &mut rng(),
+        )
+        .unwrap();
         assert_eq!(ops, vec![WireOp::Write(vec![7, 0, 0, 0, 9, 9])]);
         // Big-endian field: recorded value 2 but LE reading of 00 02 is 512.
-        let be = vec![FieldSpan { start: 0, end: 2, name: "len".into(), value: "2 (0x2)".into() }];
+        let be = vec![FieldSpan {
+            start: 0,
+            end: 2,
+            name: "len".into(),
+            value: "2 (0x2)".into(),
+        }];
         let ops = plan(&[FaultKind::WrongLength(-1)], vec![0, 2], &be, "len", &mut rng()).unwrap();
         assert_eq!(ops, vec![WireOp::Write(vec![0, 1])]);
     }
@@ -324,7 +368,10 @@ mod tests {
     #[test]
     fn corrupt_named_field_by_last_segment() {
         let ops = plan(
-            &[FaultKind::CorruptField { field: "x".into(), xor: Some(1) }],
+            &[FaultKind::CorruptField {
+                field: "x".into(),
+                xor: Some(1),
+            }],
             vec![0, 0, 0, 0, 8, 8],
             &spans(),
             "msgSize",
@@ -333,7 +380,10 @@ mod tests {
         .unwrap();
         assert_eq!(ops, vec![WireOp::Write(vec![0, 0, 0, 0, 9, 9])]);
         let err = plan(
-            &[FaultKind::CorruptField { field: "nope".into(), xor: None }],
+            &[FaultKind::CorruptField {
+                field: "nope".into(),
+                xor: None,
+            }],
             vec![0],
             &spans(),
             "m",
@@ -345,9 +395,18 @@ mod tests {
 
     #[test]
     fn drop_duplicate_garbage_truncate() {
-        assert!(plan(&[FaultKind::Drop], vec![1], &[], "l", &mut rng()).unwrap().is_empty());
+        assert!(plan(&[FaultKind::Drop], vec![1], &[], "l", &mut rng())
+            .unwrap()
+            .is_empty());
         assert_eq!(
-            plan(&[FaultKind::Duplicate, FaultKind::Garbage("ff".into())], vec![1], &[], "l", &mut rng()).unwrap(),
+            plan(
+                &[FaultKind::Duplicate, FaultKind::Garbage("ff".into())],
+                vec![1],
+                &[],
+                "l",
+                &mut rng()
+            )
+            .unwrap(),
             vec![WireOp::Write(vec![0xff, 1, 1])]
         );
         assert_eq!(
@@ -358,7 +417,11 @@ mod tests {
 
     #[test]
     fn rules_target_label_and_nth() {
-        let r = FaultRule { target: Some("exec.data".into()), nth: Some(2), fault: FaultKind::Drop };
+        let r = FaultRule {
+            target: Some("exec.data".into()),
+            nth: Some(2),
+            fault: FaultKind::Drop,
+        };
         assert!(!r.applies("exec.data", 1));
         assert!(r.applies("exec.data", 2));
         assert!(!r.applies("exec.result", 2));

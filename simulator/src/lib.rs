@@ -15,5 +15,5 @@ pub mod now;
 #[cfg(feature = "psrp")]
 pub mod psrp;
 
-pub use peer::{Misbehaviour, Output, Peer, PeerConfig};
 pub use driver::{drive, DriveConfig, DriveOutcome, Link};
+pub use peer::{Misbehaviour, Output, Peer, PeerConfig};

@@ -12,7 +12,11 @@ pub enum DecodeErrorKind {
     Truncated { needed: usize, available: usize },
     /// A length, count or depth from the wire is over its named maximum.
     #[error("{value} exceeds the limit {limit} = {max}")]
-    OverLimit { value: u64, max: u64, limit: &'static str },
+    OverLimit {
+        value: u64,
+        max: u64,
+        limit: &'static str,
+    },
     /// The field holds a value the protocol does not allow.
     #[error("invalid value: {reason}")]
     Invalid { reason: String },
@@ -31,11 +35,21 @@ pub struct DecodeError {
 
 impl DecodeError {
     pub fn new(offset: usize, field: impl Into<Cow<'static, str>>, kind: DecodeErrorKind) -> Self {
-        Self { offset, field: field.into(), kind }
+        Self {
+            offset,
+            field: field.into(),
+            kind,
+        }
     }
 
     pub fn invalid(offset: usize, field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
-        Self::new(offset, field, DecodeErrorKind::Invalid { reason: reason.into() })
+        Self::new(
+            offset,
+            field,
+            DecodeErrorKind::Invalid {
+                reason: reason.into(),
+            },
+        )
     }
 
     /// True when more input could complete the message (used by stream framers).
@@ -58,7 +72,11 @@ impl DecodeError {
 
 impl fmt::Display for DecodeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "at byte {} in field `{}`: {}", self.offset, self.field, self.kind)
+        write!(
+            f,
+            "at byte {} in field `{}`: {}",
+            self.offset, self.field, self.kind
+        )
     }
 }
 
@@ -75,6 +93,9 @@ pub struct EncodeError {
 
 impl EncodeError {
     pub fn new(field: impl Into<Cow<'static, str>>, reason: impl Into<String>) -> Self {
-        Self { field: field.into(), reason: reason.into() }
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }

@@ -8,8 +8,10 @@ pub fn hexdump(bytes: &[u8], base: usize) -> String {
     let mut out = String::new();
     for (i, chunk) in bytes.chunks(16).enumerate() {
         let hexes: Vec<String> = chunk.iter().map(|b| format!("{b:02x}")).collect();
-        let ascii: String =
-            chunk.iter().map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' }).collect();
+        let ascii: String = chunk
+            .iter()
+            .map(|&b| if (0x20..0x7f).contains(&b) { b as char } else { '.' })
+            .collect();
         let _ = writeln!(out, "{:08x}  {:<47}  |{}|", base + i * 16, hexes.join(" "), ascii);
     }
     out
@@ -29,9 +31,16 @@ pub fn annotated(bytes: &[u8], base: usize, spans: &[FieldSpan]) -> String {
         }
         let shown = bytes
             .get(s.start.saturating_sub(base)..s.end.saturating_sub(base).min(bytes.len()))
-            .map(|b| if b.len() <= 8 { hex::encode(b) } else { format!("{}…", hex::encode(&b[..8])) })
+            .map(|b| match b.get(..8) {
+                Some(head) if b.len() > 8 => format!("{}…", hex::encode(head)),
+                _ => hex::encode(b),
+            })
             .unwrap_or_default();
-        let _ = writeln!(out, "  {:>6}..{:<6}  {} = {}  [{}]", s.start, s.end, s.name, s.value, shown);
+        let _ = writeln!(
+            out,
+            "  {:>6}..{:<6}  {} = {}  [{}]",
+            s.start, s.end, s.name, s.value, shown
+        );
         covered = covered.max(s.end);
     }
     if covered < end {
@@ -46,7 +55,12 @@ mod tests {
 
     #[test]
     fn annotated_lists_fields_and_gaps() {
-        let spans = vec![FieldSpan { start: 0, end: 2, name: "a".into(), value: "1".into() }];
+        let spans = vec![FieldSpan {
+            start: 0,
+            end: 2,
+            name: "a".into(),
+            value: "1".into(),
+        }];
         let text = annotated(&[1, 0, 7], 0, &spans);
         assert!(text.contains("a = 1"));
         assert!(text.contains("(unannotated)"));

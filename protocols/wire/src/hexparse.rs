@@ -15,16 +15,22 @@ pub fn parse_hex(text: &str) -> Result<Vec<u8>, String> {
                 chars.next();
                 continue;
             }
-            match c.to_digit(16) {
-                Some(d) => digits.push(d as u8),
+            match c.to_digit(16).and_then(|d| u8::try_from(d).ok()) {
+                Some(d) => digits.push(d),
                 None => return Err(format!("`{c}` at column {} is not a hex digit", i + 1)),
             }
         }
     }
     if digits.len() % 2 != 0 {
-        return Err(format!("odd number of hex digits ({}): bytes need two digits each", digits.len()));
+        return Err(format!(
+            "odd number of hex digits ({}): bytes need two digits each",
+            digits.len()
+        ));
     }
-    Ok(digits.chunks(2).map(|p| (p[0] << 4) | p[1]).collect())
+    Ok(digits
+        .chunks_exact(2)
+        .map(|p| p.iter().fold(0u8, |acc, d| (acc << 4) | d))
+        .collect())
 }
 
 #[cfg(test)]
@@ -33,7 +39,10 @@ mod tests {
 
     #[test]
     fn spaced_groups_prefixes_and_comments() {
-        assert_eq!(parse_hex("0e000000 10 01 # capset\n0x0100").unwrap(), vec![0x0e, 0, 0, 0, 0x10, 1, 1, 0]);
+        assert_eq!(
+            parse_hex("0e000000 10 01 # capset\n0x0100").unwrap(),
+            vec![0x0e, 0, 0, 0, 0x10, 1, 1, 0]
+        );
         assert_eq!(parse_hex("").unwrap(), Vec::<u8>::new());
     }
 

@@ -23,7 +23,11 @@ impl Limit {
             Err(DecodeError::new(
                 offset,
                 field,
-                DecodeErrorKind::OverLimit { value, max: self.max, limit: self.name },
+                DecodeErrorKind::OverLimit {
+                    value,
+                    max: self.max,
+                    limit: self.name,
+                },
             ))
         } else {
             Ok(())
@@ -41,6 +45,12 @@ mod tests {
         assert!(l.check(10, 0, "f").is_ok());
         let e = l.check(11, 3, "f").unwrap_err();
         assert_eq!(e.offset, 3);
-        assert!(matches!(e.kind, DecodeErrorKind::OverLimit { limit: "TEST_MAX", .. }));
+        assert!(matches!(
+            e.kind,
+            DecodeErrorKind::OverLimit {
+                limit: "TEST_MAX",
+                ..
+            }
+        ));
     }
 }

@@ -22,7 +22,14 @@ pub struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     pub fn new(buf: &'a [u8]) -> Self {
-        Self { buf, pos: 0, end: buf.len(), base: 0, prefix: String::new(), spans: None }
+        Self {
+            buf,
+            pos: 0,
+            end: buf.len(),
+            base: 0,
+            prefix: String::new(),
+            spans: None,
+        }
     }
 
     /// Report offsets as `base + position` (for a slice cut out of a larger stream).
@@ -83,18 +90,35 @@ impl<'a> Reader<'a> {
     }
 
     pub fn invalid(&self, field: &str, reason: impl Into<String>) -> DecodeError {
-        self.error(field, DecodeErrorKind::Invalid { reason: reason.into() })
+        self.error(
+            field,
+            DecodeErrorKind::Invalid {
+                reason: reason.into(),
+            },
+        )
     }
 
     /// An error positioned at an earlier absolute offset (for a field already read).
     pub fn invalid_at(&self, offset: usize, field: &str, reason: impl Into<String>) -> DecodeError {
-        DecodeError::new(offset, self.path(field), DecodeErrorKind::Invalid { reason: reason.into() })
+        DecodeError::new(
+            offset,
+            self.path(field),
+            DecodeErrorKind::Invalid {
+                reason: reason.into(),
+            },
+        )
     }
 
     /// Fails unless `n` more bytes are available.
     pub fn ensure(&self, n: usize, field: &str) -> Result<(), DecodeError> {
         if self.remaining() < n {
-            Err(self.error(field, DecodeErrorKind::Truncated { needed: n, available: self.remaining() }))
+            Err(self.error(
+                field,
+                DecodeErrorKind::Truncated {
+                    needed: n,
+                    available: self.remaining(),
+                },
+            ))
         } else {
             Ok(())
         }
@@ -106,7 +130,12 @@ impl<'a> Reader<'a> {
             let name = self.path(field);
             let end = self.offset();
             if let Some(spans) = self.spans.as_mut() {
-                spans.push(FieldSpan { start: start_offset, end, name, value: value.into() });
+                spans.push(FieldSpan {
+                    start: start_offset,
+                    end,
+                    name,
+                    value: value.into(),
+                });
             }
         }
     }
@@ -115,11 +144,21 @@ impl<'a> Reader<'a> {
         self.ensure(n, field)?;
         let start = self.offset();
         let out = self.buf.get(self.pos..self.pos + n).ok_or_else(|| {
-            self.error(field, DecodeErrorKind::Truncated { needed: n, available: self.remaining() })
+            self.error(
+                field,
+                DecodeErrorKind::Truncated {
+                    needed: n,
+                    available: self.remaining(),
+                },
+            )
         })?;
         self.pos += n;
         if self.spans.is_some() {
-            let shown = if n <= 16 { hex::encode(out) } else { format!("{n} bytes") };
+            let shown = if n <= 16 {
+                hex::encode(out)
+            } else {
+                format!("{n} bytes")
+            };
             self.note(start, field, shown);
         }
         Ok(out)
@@ -129,7 +168,13 @@ impl<'a> Reader<'a> {
     pub fn bytes_quiet(&mut self, n: usize, field: &str) -> Result<&'a [u8], DecodeError> {
         self.ensure(n, field)?;
         let out = self.buf.get(self.pos..self.pos + n).ok_or_else(|| {
-            self.error(field, DecodeErrorKind::Truncated { needed: n, available: self.remaining() })
+            self.error(
+                field,
+                DecodeErrorKind::Truncated {
+                    needed: n,
+                    available: self.remaining(),
+                },
+            )
         })?;
         self.pos += n;
         Ok(out)
@@ -304,7 +349,10 @@ mod tests {
         assert_eq!(v, 0x0201);
         assert_eq!(r.u8("next").unwrap(), 3);
         let mut r = Reader::new(&[1, 2]);
-        assert!(r.with_len(5, "body", true, |r| r.u8("a")).unwrap_err().is_truncation());
+        assert!(r
+            .with_len(5, "body", true, |r| r.u8("a"))
+            .unwrap_err()
+            .is_truncation());
     }
 
     #[test]

@@ -65,7 +65,10 @@ pub enum Sender {
 
 impl Sender {
     pub fn allows(self, role: Role) -> bool {
-        matches!((self, role), (Sender::Either, _) | (Sender::Client, Role::Client) | (Sender::Server, Role::Server))
+        matches!(
+            (self, role),
+            (Sender::Either, _) | (Sender::Client, Role::Client) | (Sender::Server, Role::Server)
+        )
     }
 }
 
@@ -172,9 +175,15 @@ pub trait ProtocolDef: Sync + Send + std::fmt::Debug {
 pub fn split_structured(message: &serde_json::Value) -> Result<(&str, &serde_json::Value), EncodeError> {
     match message.as_object() {
         Some(map) if map.len() == 1 => {
-            let (k, v) = map.iter().next().ok_or_else(|| EncodeError::new("message", "empty"))?;
+            let (k, v) = map
+                .iter()
+                .next()
+                .ok_or_else(|| EncodeError::new("message", "empty"))?;
             Ok((k.as_str(), v))
         }
-        _ => Err(EncodeError::new("message", "expected a map with exactly one key: the message name")),
+        _ => Err(EncodeError::new(
+            "message",
+            "expected a map with exactly one key: the message name",
+        )),
     }
 }

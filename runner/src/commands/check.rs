@@ -18,7 +18,11 @@ pub fn run(args: &CheckArgs) -> i32 {
         println!("{} scenario(s), all valid", all.len());
         exit::OK
     } else {
-        println!("{} problem(s) in {} scenario file(s) read", errs.len(), all.len() + errs.len());
+        println!(
+            "{} problem(s) in {} scenario file(s) read",
+            errs.len(),
+            all.len() + errs.len()
+        );
         exit::USAGE
     }
 }

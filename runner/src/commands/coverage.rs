@@ -7,7 +7,10 @@ use crate::scenario::{self, Level};
 use std::collections::BTreeMap;
 
 pub fn run(args: &CoverageArgs) -> i32 {
-    let reg_dir = args.requirements.clone().unwrap_or_else(|| requirements::beside(&args.scenarios));
+    let reg_dir = args
+        .requirements
+        .clone()
+        .unwrap_or_else(|| requirements::beside(&args.scenarios));
     let registry = match requirements::load(&reg_dir) {
         Ok(r) => r,
         Err(e) => {
@@ -28,8 +31,10 @@ pub fn run(args: &CoverageArgs) -> i32 {
             by_req.entry(c.as_str()).or_default().push(&s.scenario.id);
         }
     }
-    let known: std::collections::HashSet<&str> =
-        registry.iter().flat_map(|(r, _)| r.requirements.iter().map(|q| q.id.as_str())).collect();
+    let known: std::collections::HashSet<&str> = registry
+        .iter()
+        .flat_map(|(r, _)| r.requirements.iter().map(|q| q.id.as_str()))
+        .collect();
     let mut unknown_refs = Vec::new();
     for s in &scenarios {
         for c in &s.scenario.covers {
@@ -61,9 +66,12 @@ pub fn run(args: &CoverageArgs) -> i32 {
                 }
                 "uncovered"
             };
-            sections.entry(q.section.as_str()).or_default().push(serde_json::json!({
-                "id": q.id, "level": q.level, "state": state, "scenarios": by, "untestable": q.untestable,
-            }));
+            sections
+                .entry(q.section.as_str())
+                .or_default()
+                .push(serde_json::json!({
+                    "id": q.id, "level": q.level, "state": state, "scenarios": by, "untestable": q.untestable,
+                }));
         }
         for (sec, reqs) in &sections {
             if args.json {
@@ -73,15 +81,26 @@ pub fn run(args: &CoverageArgs) -> i32 {
             for r in reqs {
                 let state = r["state"].as_str().unwrap_or("");
                 let detail = match state {
-                    "covered" => r["scenarios"].as_array().map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default(),
+                    "covered" => r["scenarios"]
+                        .as_array()
+                        .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "))
+                        .unwrap_or_default(),
                     "justified" => format!("untestable: {}", r["untestable"].as_str().unwrap_or("")),
                     _ => "NOT COVERED".into(),
                 };
-                println!("    [{:<9}] {:<6} {}  {detail}", state, r["level"].as_str().unwrap_or(""), r["id"].as_str().unwrap_or(""));
+                println!(
+                    "    [{:<9}] {:<6} {}  {detail}",
+                    state,
+                    r["level"].as_str().unwrap_or(""),
+                    r["id"].as_str().unwrap_or("")
+                );
             }
         }
         if !args.json {
-            println!("  => {covered} covered, {justified} justified, {open} uncovered of {}", reg.requirements.len());
+            println!(
+                "  => {covered} covered, {justified} justified, {open} uncovered of {}",
+                reg.requirements.len()
+            );
         }
         json_specs.push(serde_json::json!({
             "spec": reg.spec, "file": path.display().to_string(), "covered": covered, "justified": justified,
@@ -89,7 +108,13 @@ pub fn run(args: &CoverageArgs) -> i32 {
         }));
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "specs": json_specs, "unknown_references": unknown_refs })).unwrap_or_default());
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({ "specs": json_specs, "unknown_references": unknown_refs })
+            )
+            .unwrap_or_default()
+        );
     }
     for u in &unknown_refs {
         eprintln!("error: {u}");

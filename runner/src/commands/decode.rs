@@ -41,8 +41,16 @@ pub fn run(args: &DecodeArgs) -> i32 {
         params.insert("framing".into(), f.into());
     }
     // The decoding side is the receiver of the direction.
-    let receiver = if args.direction == "to-server" { Role::Server } else { Role::Client };
-    let opts = SessionOptions { local_role: Some(receiver), profile: args.profile.clone(), params };
+    let receiver = if args.direction == "to-server" {
+        Role::Server
+    } else {
+        Role::Client
+    };
+    let opts = SessionOptions {
+        local_role: Some(receiver),
+        profile: args.profile.clone(),
+        params,
+    };
     let mut session = match proto.new_session(&opts) {
         Ok(s) => s,
         Err(e) => {
@@ -57,7 +65,12 @@ pub fn run(args: &DecodeArgs) -> i32 {
             Ok(Some(m)) => {
                 count += 1;
                 if args.format == "text" {
-                    println!("#{count} {} at byte {} ({} bytes)", m.name, m.offset, m.bytes.len());
+                    println!(
+                        "#{count} {} at byte {} ({} bytes)",
+                        m.name,
+                        m.offset,
+                        m.bytes.len()
+                    );
                     print!("{}", hexdump::annotated(&m.bytes, m.offset, &m.spans));
                     println!("  fields: {}", m.fields);
                 } else {
@@ -81,7 +94,10 @@ pub fn run(args: &DecodeArgs) -> i32 {
 
 fn report_error(args: &DecodeArgs, msg: &str, offset: usize, field: &str, decoded: usize) -> i32 {
     if args.format == "json" {
-        println!("{}", serde_json::json!({"error": msg, "offset": offset, "field": field, "decoded_before": decoded}));
+        println!(
+            "{}",
+            serde_json::json!({"error": msg, "offset": offset, "field": field, "decoded_before": decoded})
+        );
     }
     eprintln!("error: {msg}");
     exit::FAILURES
@@ -96,7 +112,10 @@ fn read_input(args: &DecodeArgs) -> Result<Vec<u8>, String> {
         Some(p) => std::fs::File::open(p)
             .and_then(|f| f.take(MAX_INPUT).read_to_end(&mut raw))
             .map_err(|e| format!("{}: {e}", p.display()))?,
-        None => std::io::stdin().take(MAX_INPUT).read_to_end(&mut raw).map_err(|e| format!("stdin: {e}"))?,
+        None => std::io::stdin()
+            .take(MAX_INPUT)
+            .read_to_end(&mut raw)
+            .map_err(|e| format!("stdin: {e}"))?,
     };
     if args.input_hex {
         let text = String::from_utf8(raw).map_err(|_| "input is not hex text".to_string())?;

@@ -18,7 +18,14 @@ pub fn run(args: &ListArgs) -> i32 {
             });
             println!("{v}");
         } else {
-            println!("{:<60} {:<6} {:<6} {}  — {}", sc.id, sc.level.as_str(), format!("{:?}", sc.peer).to_lowercase(), sc.spec, sc.title);
+            println!(
+                "{:<60} {:<6} {:<6} {}  — {}",
+                sc.id,
+                sc.level.as_str(),
+                format!("{:?}", sc.peer).to_lowercase(),
+                sc.spec,
+                sc.title
+            );
         }
     }
     if !args.json {

@@ -33,7 +33,10 @@ use crate::scenario::{self, LoadedScenario};
 use crate::select::{parse_partition, Selection};
 
 /// Load, check and select scenarios; on any problem print it and return the exit code.
-pub fn load_selected(args: &SelectArgs, extra_role: Option<crate::scenario::PeerRole>) -> Result<Vec<LoadedScenario>, i32> {
+pub fn load_selected(
+    args: &SelectArgs,
+    extra_role: Option<crate::scenario::PeerRole>,
+) -> Result<Vec<LoadedScenario>, i32> {
     if !args.scenarios.exists() {
         eprintln!("error: scenario path {} does not exist", args.scenarios.display());
         return Err(exit::USAGE);
@@ -68,7 +71,13 @@ pub fn load_selected(args: &SelectArgs, extra_role: Option<crate::scenario::Peer
             return Err(exit::USAGE);
         }
     };
-    let sel = Selection { filters: args.filter.clone(), tags: args.tag.clone(), levels, role, partition };
+    let sel = Selection {
+        filters: args.filter.clone(),
+        tags: args.tag.clone(),
+        levels,
+        role,
+        partition,
+    };
     let mut chosen = sel.apply(all).map_err(|e| {
         eprintln!("error: {e}");
         exit::USAGE
@@ -93,16 +102,24 @@ pub fn load_selected(args: &SelectArgs, extra_role: Option<crate::scenario::Peer
 pub fn chosen_profiles(args: &[String]) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut out = std::collections::BTreeMap::new();
     for p in crate::protocols::all() {
-        out.insert(p.name().to_owned(), p.profiles().first().map(|s| s.to_string()).unwrap_or_default());
+        out.insert(
+            p.name().to_owned(),
+            p.profiles().first().map(|s| s.to_string()).unwrap_or_default(),
+        );
     }
     for want in args {
-        let owner = crate::protocols::all().into_iter().find(|p| p.profiles().contains(&want.as_str()));
+        let owner = crate::protocols::all()
+            .into_iter()
+            .find(|p| p.profiles().contains(&want.as_str()));
         match owner {
             Some(p) => {
                 out.insert(p.name().to_owned(), want.clone());
             }
             None => {
-                let all: Vec<&str> = crate::protocols::all().iter().flat_map(|p| p.profiles().iter().copied()).collect();
+                let all: Vec<&str> = crate::protocols::all()
+                    .iter()
+                    .flat_map(|p| p.profiles().iter().copied())
+                    .collect();
                 return Err(format!("unknown profile `{want}` (known: {})", all.join(", ")));
             }
         }

@@ -42,7 +42,11 @@ pub async fn execute(
     for (index, s) in scenarios.into_iter().enumerate() {
         let sem = sem.clone();
         let target = plan.target.clone();
-        let profile = plan.profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
+        let profile = plan
+            .profiles
+            .get(&s.scenario.protocol)
+            .cloned()
+            .unwrap_or_default();
         let mut cli_params = params_for(&plan.params, &s.scenario.protocol)?;
         if let (Some(f), "psrp") = (&plan.framing, s.scenario.protocol.as_str()) {
             cli_params.insert("framing".into(), f.clone());
@@ -50,7 +54,10 @@ pub async fn execute(
         let (timing, seed) = (plan.timing, plan.seed);
         set.spawn(async move {
             let _permit = sem.acquire().await;
-            (index, run_one(&s, &target, &profile, cli_params, timing, seed).await)
+            (
+                index,
+                run_one(&s, &target, &profile, cli_params, timing, seed).await,
+            )
         });
     }
     let mut results: Vec<(usize, ScenarioResult)> = Vec::with_capacity(total);
@@ -77,7 +84,11 @@ pub async fn execute(
         }
     }
     results.sort_by_key(|(i, _)| *i);
-    Ok((results.into_iter().map(|(_, r)| r).collect(), unreachable, interrupted))
+    Ok((
+        results.into_iter().map(|(_, r)| r).collect(),
+        unreachable,
+        interrupted,
+    ))
 }
 
 pub async fn run(args: &RunArgs) -> i32 {
@@ -99,7 +110,13 @@ pub async fn run(args: &RunArgs) -> i32 {
         return exit::USAGE;
     }
     if let (Some(implied), Some(given)) = (implied_role, args.select.role.as_deref()) {
-        if implied != if given == "server" { PeerRole::Server } else { PeerRole::Client } {
+        if implied
+            != if given == "server" {
+                PeerRole::Server
+            } else {
+                PeerRole::Client
+            }
+        {
             eprintln!("error: --role {given} contradicts the transport (--target is for servers, --listen for clients)");
             return exit::USAGE;
         }
@@ -120,20 +137,31 @@ pub async fn run(args: &RunArgs) -> i32 {
         }
     };
     let mut expectations: Option<Expectations> = match &args.expectations {
-        Some(p) if p.exists() || !args.update_expectations => match Expectations::load(p, &expectations::today()) {
-            Ok(e) => Some(e),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return exit::USAGE;
+        Some(p) if p.exists() || !args.update_expectations => {
+            match Expectations::load(p, &expectations::today()) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return exit::USAGE;
+                }
             }
-        },
+        }
         _ => None,
     };
     let seed = args.seed.unwrap_or_else(|| {
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as u64).unwrap_or(1)
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| u64::try_from(d.as_nanos() % u128::from(u64::MAX)).unwrap_or(1))
+            .unwrap_or(1)
     });
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)).max(1);
-    let timing = Timing { scale: args.timeout_scale, disabled: args.no_timeout };
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2))
+        .max(1);
+    let timing = Timing {
+        scale: args.timeout_scale,
+        disabled: args.no_timeout,
+    };
     let style = terminal::Style::detect();
     eprintln!(
         "peercheck {}: {} scenario(s) against {}; seed {seed}; {jobs} parallel",
@@ -164,7 +192,7 @@ pub async fn run(args: &RunArgs) -> i32 {
             r.verdict = v;
             r.expectation = why;
         }
-        if !(quiet && !r.verdict.fails_run(strict)) {
+        if !quiet || r.verdict.fails_run(strict) {
             progress.suspend(|| println!("{}", terminal::line(r, style)));
         }
         progress.inc(1);
@@ -179,17 +207,29 @@ pub async fn run(args: &RunArgs) -> i32 {
         }
     };
 
-    for r in results.iter().filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Xfail | Verdict::Unsupported)) {
+    for r in results
+        .iter()
+        .filter(|r| !matches!(r.verdict, Verdict::Pass | Verdict::Xfail | Verdict::Unsupported))
+    {
         print!("{}", terminal::details(r));
     }
     print!("{}", terminal::summary(&results, style));
-    let (stale, expired): (Vec<&Expectation>, Vec<&Expectation>) =
-        expectations.as_ref().map(|e| (e.stale(), e.expired())).unwrap_or_default();
+    let (stale, expired): (Vec<&Expectation>, Vec<&Expectation>) = expectations
+        .as_ref()
+        .map(|e| (e.stale(), e.expired()))
+        .unwrap_or_default();
     for e in &stale {
-        println!("stale expectation: `{}` matched no scenario of this run ({})", e.id, e.reason);
+        println!(
+            "stale expectation: `{}` matched no scenario of this run ({})",
+            e.id, e.reason
+        );
     }
     for e in &expired {
-        println!("expired expectation (ignored): `{}` expired {}", e.id, e.expires.as_deref().unwrap_or("?"));
+        println!(
+            "expired expectation (ignored): `{}` expired {}",
+            e.id,
+            e.expires.as_deref().unwrap_or("?")
+        );
     }
     println!("seed: {seed} (rerun with --seed {seed})");
 
@@ -244,20 +284,32 @@ pub async fn run(args: &RunArgs) -> i32 {
         code = exit::FAILURES;
     }
     if !args.update_expectations && !stale.is_empty() && code == exit::OK {
-        println!("note: stale expectations do not fail the run; remove them or run with --update-expectations");
+        println!(
+            "note: stale expectations do not fail the run; remove them or run with --update-expectations"
+        );
     }
     code
 }
 
 fn target_of(args: &RunArgs) -> Result<Target, String> {
     if let Some(t) = &args.target {
-        let addr = t.strip_prefix("tcp://").ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
+        let addr = t
+            .strip_prefix("tcp://")
+            .ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
         return Ok(Target::Connect(addr.to_owned()));
     }
     if let Some(l) = &args.listen {
-        let addr = l.strip_prefix("tcp://").ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
-        let exec = args.exec.clone().ok_or("--listen needs --exec 'client command {addr}'")?;
-        return Ok(Target::Listen { addr: addr.to_owned(), exec });
+        let addr = l
+            .strip_prefix("tcp://")
+            .ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
+        let exec = args
+            .exec
+            .clone()
+            .ok_or("--listen needs --exec 'client command {addr}'")?;
+        return Ok(Target::Listen {
+            addr: addr.to_owned(),
+            exec,
+        });
     }
     if let Some(e) = &args.exec {
         return Ok(Target::Exec(e.clone()));
@@ -266,8 +318,12 @@ fn target_of(args: &RunArgs) -> Result<Target, String> {
         return Err("--misbehave applies to the built-in simulator only".into());
     }
     Ok(match args.builtin.unwrap_or(Builtin::Tcp) {
-        Builtin::Tcp => Target::BuiltinTcp { misbehave: args.misbehave.clone() },
-        Builtin::Stdio => Target::BuiltinStdio { misbehave: args.misbehave.clone() },
+        Builtin::Tcp => Target::BuiltinTcp {
+            misbehave: args.misbehave.clone(),
+        },
+        Builtin::Stdio => Target::BuiltinStdio {
+            misbehave: args.misbehave.clone(),
+        },
     })
 }
 
@@ -319,9 +375,15 @@ async fn run_one(
         scenario_id: sc.id.clone(),
         params: params.clone(),
         seed: scenario_seed,
-        connect_timeout: timing.apply(Duration::from_secs(10)).min(Duration::from_secs(3600)),
+        connect_timeout: timing
+            .apply(Duration::from_secs(10))
+            .min(Duration::from_secs(3600)),
     };
-    let opts = SessionOptions { local_role: Some(sc.peer.as_role().other()), profile: Some(profile.to_owned()), params };
+    let opts = SessionOptions {
+        local_role: Some(sc.peer.as_role().other()),
+        profile: Some(profile.to_owned()),
+        params,
+    };
     let session = match proto.new_session(&opts) {
         Ok(s) => s,
         Err(e) => {
@@ -333,7 +395,7 @@ async fn run_one(
         Ok(c) => c,
         Err(e) => {
             result.reason = e.to_string();
-            result.duration_ms = started.elapsed().as_millis() as u64;
+            result.duration_ms = millis(started.elapsed());
             return (result, matches!(e, OpenError::Unreachable(_)));
         }
     };
@@ -347,7 +409,7 @@ async fn run_one(
     result.step = record.step;
     result.mismatches = record.mismatches;
     result.trace = record.trace;
-    result.duration_ms = started.elapsed().as_millis() as u64;
+    result.duration_ms = millis(started.elapsed());
     (result, false)
 }
 
@@ -368,8 +430,23 @@ fn updated_expectations(old: Option<&ExpectationsFile>, results: &[ScenarioResul
             .and_then(|o| o.entries.iter().find(|e| e.id == r.id))
             .map(|e| e.reason.clone())
             .unwrap_or_else(|| format!("TODO explain ({}): {}", r.spec, r.reason));
-        let expires = old.and_then(|o| o.entries.iter().find(|e| e.id == r.id)).and_then(|e| e.expires.clone());
-        entries.push(Expectation { id: r.id.clone(), verdict, reason, expires });
+        let expires = old
+            .and_then(|o| o.entries.iter().find(|e| e.id == r.id))
+            .and_then(|e| e.expires.clone());
+        entries.push(Expectation {
+            id: r.id.clone(),
+            verdict,
+            reason,
+            expires,
+        });
     }
-    ExpectationsFile { implementation: old.map(|o| o.implementation.clone()).unwrap_or_default(), entries }
+    ExpectationsFile {
+        implementation: old.map(|o| o.implementation.clone()).unwrap_or_default(),
+        entries,
+    }
+}
+
+/// Milliseconds, saturating (a run never lasts 584 million years, but casts must not truncate).
+pub fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }

@@ -33,7 +33,11 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             return exit::USAGE;
         }
     };
-    let role = if role == "server" { Role::Server } else { Role::Client };
+    let role = if role == "server" {
+        Role::Server
+    } else {
+        Role::Client
+    };
     let params = match params_for(&args.param, protocol) {
         Ok(p) => p,
         Err(e) => {
@@ -42,7 +46,10 @@ pub async fn run(args: &SimulateArgs) -> i32 {
         }
     };
     let script = match &args.script {
-        Some(p) => match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string())) {
+        Some(p) => match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| serde_yaml::from_str(&t).map_err(|e| e.to_string()))
+        {
             Ok(v) => Some(v),
             Err(e) => {
                 eprintln!("error: {}: {e}", p.display());
@@ -53,7 +60,10 @@ pub async fn run(args: &SimulateArgs) -> i32 {
     };
     let mut faults = Vec::new();
     if let Some(p) = &args.faults {
-        match std::fs::read_to_string(p).map_err(|e| e.to_string()).and_then(|t| FaultScript::from_yaml(&t)) {
+        match std::fs::read_to_string(p)
+            .map_err(|e| e.to_string())
+            .and_then(|t| FaultScript::from_yaml(&t))
+        {
             Ok(s) => faults.extend(s.faults),
             Err(e) => {
                 eprintln!("error: {}: {e}", p.display());
@@ -72,9 +82,19 @@ pub async fn run(args: &SimulateArgs) -> i32 {
     }
     if let Some(m) = &args.misbehave {
         if !protocols::misbehaviours(protocol).iter().any(|x| x.name == m) {
-            let names: Vec<&str> = protocols::misbehaviours(protocol).iter().map(|x| x.name).collect();
+            let names: Vec<&str> = protocols::misbehaviours(protocol)
+                .iter()
+                .map(|x| x.name)
+                .collect();
             let hint = protocols::closest(m, names.iter().copied());
-            eprintln!("error: unknown misbehaviour `{m}` for {protocol}{}", if hint.is_empty() { String::new() } else { format!("; did you mean {}?", hint.join(", ")) });
+            eprintln!(
+                "error: unknown misbehaviour `{m}` for {protocol}{}",
+                if hint.is_empty() {
+                    String::new()
+                } else {
+                    format!("; did you mean {}?", hint.join(", "))
+                }
+            );
             return exit::USAGE;
         }
     }
@@ -93,11 +113,20 @@ pub async fn run(args: &SimulateArgs) -> i32 {
     }
     let quiet = args.quiet;
     let make_cfg = |conn: usize| -> DriveConfig {
-        let log: Option<LogSink> = if quiet { None } else { Some(Arc::new(move |l: &str| eprintln!("[conn {conn}] {l}"))) };
-        let opts = SessionOptions { local_role: Some(role), profile: config.profile.clone(), params: params.clone() };
+        let log: Option<LogSink> = if quiet {
+            None
+        } else {
+            Some(Arc::new(move |l: &str| eprintln!("[conn {conn}] {l}")))
+        };
+        let opts = SessionOptions {
+            local_role: Some(role),
+            profile: config.profile.clone(),
+            params: params.clone(),
+        };
         let annotate: Option<Annotator> = proto.new_session(&opts).ok().map(|s| {
             let s = Arc::new(Mutex::new(s));
-            let a: Annotator = Arc::new(move |b: &[u8]| s.lock().map(|s| s.annotate_sent(b)).unwrap_or_default());
+            let a: Annotator =
+                Arc::new(move |b: &[u8]| s.lock().map(|s| s.annotate_sent(b)).unwrap_or_default());
             a
         });
         DriveConfig {
@@ -185,7 +214,10 @@ pub fn parse_fault_shorthand(s: &str) -> Result<FaultRule, String> {
     };
     let (target, nth) = match target {
         Some(t) => match t.split_once('#') {
-            Some((name, n)) => (Some(name.to_owned()), Some(n.parse::<usize>().map_err(|_| format!("`{n}` is not a count"))?)),
+            Some((name, n)) => (
+                Some(name.to_owned()),
+                Some(n.parse::<usize>().map_err(|_| format!("`{n}` is not a count"))?),
+            ),
             None => (Some(t.to_owned()), None),
         },
         None => (None, None),
@@ -195,7 +227,9 @@ pub fn parse_fault_shorthand(s: &str) -> Result<FaultRule, String> {
         None => (fault, None),
     };
     let num = |a: Option<&str>| -> Result<u64, String> {
-        a.ok_or_else(|| format!("`{kind}` needs =N"))?.parse::<u64>().map_err(|_| format!("`{kind}` needs a number"))
+        a.ok_or_else(|| format!("`{kind}` needs =N"))?
+            .parse::<u64>()
+            .map_err(|_| format!("`{kind}` needs a number"))
     };
     let fault = match kind {
         "drop" => FaultKind::Drop,
@@ -204,13 +238,26 @@ pub fn parse_fault_shorthand(s: &str) -> Result<FaultRule, String> {
         "stall" => FaultKind::Stall,
         "close" => FaultKind::Close,
         "reset" => FaultKind::Reset,
-        "split" => FaultKind::Split(num(arg)? as usize),
-        "slice" => FaultKind::Slice(num(arg)? as usize),
+        "split" => {
+            FaultKind::Split(usize::try_from(num(arg)?).map_err(|_| "`split` is too large".to_string())?)
+        }
+        "slice" => {
+            FaultKind::Slice(usize::try_from(num(arg)?).map_err(|_| "`slice` is too large".to_string())?)
+        }
         "bandwidth" => FaultKind::Bandwidth(num(arg)?),
-        "truncate" => FaultKind::Truncate(num(arg)? as usize),
+        "truncate" => FaultKind::Truncate(
+            usize::try_from(num(arg)?).map_err(|_| "`truncate` is too large".to_string())?,
+        ),
         "delay" => FaultKind::Delay(arg.ok_or("delay needs =DURATION")?.to_owned()),
-        "wrong-length" => FaultKind::WrongLength(arg.ok_or("wrong-length needs =DELTA")?.parse().map_err(|_| "wrong-length needs a number")?),
-        "corrupt-field" => FaultKind::CorruptField { field: arg.ok_or("corrupt-field needs =FIELD")?.to_owned(), xor: None },
+        "wrong-length" => FaultKind::WrongLength(
+            arg.ok_or("wrong-length needs =DELTA")?
+                .parse()
+                .map_err(|_| "wrong-length needs a number")?,
+        ),
+        "corrupt-field" => FaultKind::CorruptField {
+            field: arg.ok_or("corrupt-field needs =FIELD")?.to_owned(),
+            xor: None,
+        },
         "garbage" => FaultKind::Garbage(arg.ok_or("garbage needs =HEX")?.to_owned()),
         other => return Err(format!("unknown fault `{other}`")),
     };
@@ -226,8 +273,14 @@ mod tests {
     #[test]
     fn shorthand() {
         let r = parse_fault_shorthand("exec.data#2:drop").unwrap();
-        assert_eq!((r.target.as_deref(), r.nth, r.fault), (Some("exec.data"), Some(2), FaultKind::Drop));
-        assert_eq!(parse_fault_shorthand("split=3").unwrap().fault, FaultKind::Split(3));
+        assert_eq!(
+            (r.target.as_deref(), r.nth, r.fault),
+            (Some("exec.data"), Some(2), FaultKind::Drop)
+        );
+        assert_eq!(
+            parse_fault_shorthand("split=3").unwrap().fault,
+            FaultKind::Split(3)
+        );
         assert!(parse_fault_shorthand("explode").is_err());
     }
 }

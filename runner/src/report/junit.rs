@@ -10,7 +10,9 @@ pub fn render(results: &[ScenarioResult]) -> Result<String, String> {
     let mut report = Report::new("peercheck");
     let mut suites: BTreeMap<&str, TestSuite> = BTreeMap::new();
     for r in results {
-        let suite = suites.entry(r.protocol.as_str()).or_insert_with(|| TestSuite::new(r.protocol.clone()));
+        let suite = suites
+            .entry(r.protocol.as_str())
+            .or_insert_with(|| TestSuite::new(r.protocol.clone()));
         let body = format!(
             "{}\nspec: {}\nrequirement: {}\nlevel: {}\nstep: {}\n{}\n{}",
             r.reason,
@@ -18,7 +20,10 @@ pub fn render(results: &[ScenarioResult]) -> Result<String, String> {
             r.requirement,
             r.level,
             r.step.map_or("-".into(), |s| s.to_string()),
-            r.mismatches.iter().map(|m| format!("  {m}\n")).collect::<String>(),
+            r.mismatches
+                .iter()
+                .map(|m| format!("  {m}\n"))
+                .collect::<String>(),
             r.trace_text()
         );
         let status = match r.verdict {

@@ -12,7 +12,9 @@ pub struct Style {
 
 impl Style {
     pub fn detect() -> Self {
-        Self { colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Self {
+            colour: std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+        }
     }
 
     fn paint(&self, v: Verdict, text: &str) -> String {
@@ -31,7 +33,11 @@ impl Style {
 
 pub fn line(r: &ScenarioResult, style: Style) -> String {
     let tag = style.paint(r.verdict, &format!("{:<11}", r.verdict.as_str().to_uppercase()));
-    let extra = if r.verdict == Verdict::Pass { String::new() } else { format!("  — {}", r.reason) };
+    let extra = if r.verdict == Verdict::Pass {
+        String::new()
+    } else {
+        format!("  — {}", r.reason)
+    };
     format!("{tag} {}  [{}]  ({} ms){extra}", r.id, r.spec, r.duration_ms)
 }
 
@@ -56,7 +62,10 @@ pub fn details(r: &ScenarioResult) -> String {
     if !r.mismatches.is_empty() {
         out.push_str("  field diff (expected vs actual):\n");
         for m in &r.mismatches {
-            out.push_str(&format!("    - {}\n      expected: {}\n      actual:   {}\n", m.path, m.expected, m.actual));
+            out.push_str(&format!(
+                "    - {}\n      expected: {}\n      actual:   {}\n",
+                m.path, m.expected, m.actual
+            ));
         }
     }
     if !r.trace.is_empty() {
@@ -81,15 +90,28 @@ pub fn summary(results: &[ScenarioResult], style: Style) -> String {
     let mut by_section: BTreeMap<&str, BTreeMap<Verdict, usize>> = BTreeMap::new();
     for r in results {
         *by_verdict.entry(r.verdict).or_default() += 1;
-        *by_section.entry(r.spec.as_str()).or_default().entry(r.verdict).or_default() += 1;
+        *by_section
+            .entry(r.spec.as_str())
+            .or_default()
+            .entry(r.verdict)
+            .or_default() += 1;
     }
     let mut out = String::from("\nBy spec section:\n");
     for (sec, counts) in &by_section {
-        let parts: Vec<String> = counts.iter().map(|(v, n)| format!("{n} {}", v.as_str())).collect();
+        let parts: Vec<String> = counts
+            .iter()
+            .map(|(v, n)| format!("{n} {}", v.as_str()))
+            .collect();
         out.push_str(&format!("  {sec}: {}\n", parts.join(", ")));
     }
-    let parts: Vec<String> =
-        by_verdict.iter().map(|(v, n)| style.paint(*v, &format!("{n} {}", v.as_str()))).collect();
-    out.push_str(&format!("\nSummary: {} scenarios: {}\n", results.len(), parts.join(", ")));
+    let parts: Vec<String> = by_verdict
+        .iter()
+        .map(|(v, n)| style.paint(*v, &format!("{n} {}", v.as_str())))
+        .collect();
+    out.push_str(&format!(
+        "\nSummary: {} scenarios: {}\n",
+        results.len(),
+        parts.join(", ")
+    ));
     out
 }

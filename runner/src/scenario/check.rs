@@ -19,7 +19,11 @@ pub fn check_all(scenarios: &[LoadedScenario]) -> Vec<LoadError> {
     let mut seen: HashMap<&str, &std::path::Path> = HashMap::new();
     for s in scenarios {
         if let Some(first) = seen.insert(&s.scenario.id, &s.path) {
-            errs.push(err(s, &s.scenario.id, format!("duplicate id (also in {})", first.display())));
+            errs.push(err(
+                s,
+                &s.scenario.id,
+                format!("duplicate id (also in {})", first.display()),
+            ));
         }
         errs.extend(check_one(s));
     }
@@ -47,7 +51,11 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
         Err(e) => return vec![err(s, "protocol", e)],
     };
     if !sc.id.starts_with(&format!("{}.", sc.protocol)) {
-        errs.push(err(s, &sc.id, format!("id `{}` must start with `{}.`", sc.id, sc.protocol)));
+        errs.push(err(
+            s,
+            &sc.id,
+            format!("id `{}` must start with `{}.`", sc.id, sc.protocol),
+        ));
     }
     for p in &sc.profiles {
         if !proto.profiles().contains(&p.as_str()) {
@@ -55,7 +63,12 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
             errs.push(err(
                 s,
                 p,
-                format!("unknown profile `{p}` for {} (known: {}){}", sc.protocol, proto.profiles().join(", "), did_you_mean(&hint)),
+                format!(
+                    "unknown profile `{p}` for {} (known: {}){}",
+                    sc.protocol,
+                    proto.profiles().join(", "),
+                    did_you_mean(&hint)
+                ),
             ));
         }
     }
@@ -72,7 +85,10 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
             errs.push(err(s, "steps", at(e)));
             continue;
         }
-        for d in [&step.within, &step.expect_silence, &step.sleep].into_iter().flatten() {
+        for d in [&step.within, &step.expect_silence, &step.sleep]
+            .into_iter()
+            .flatten()
+        {
             if let Err(e) = parse_duration(d) {
                 errs.push(err(s, d, at(e)));
             }
@@ -88,7 +104,11 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
             }
         }
         if !step.fault.is_empty() && step.send.is_none() && step.send_hex.is_none() {
-            errs.push(err(s, "fault", at("faults apply to send or send-hex steps only".into())));
+            errs.push(err(
+                s,
+                "fault",
+                at("faults apply to send or send-hex steps only".into()),
+            ));
         }
         if let Some(h) = &step.send_hex {
             if let Err(e) = peercheck_wire::hexparse::parse_hex(h) {
@@ -96,11 +116,15 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
             }
         }
         if let Some(msg) = &step.send {
-            errs.extend(check_message(s, proto, msg, suite_role, "send", i).into_iter());
+            errs.extend(check_message(s, proto, msg, suite_role, "send", i));
             if errs.is_empty() && !mentions_var(msg) {
                 for profile in profiles_of(sc, proto) {
                     if let Err(e) = try_encode(proto, &profile, suite_role, sc, msg) {
-                        errs.push(err(s, first_key(msg), at(format!("cannot encode with profile {profile}: {e}"))));
+                        errs.push(err(
+                            s,
+                            first_key(msg),
+                            at(format!("cannot encode with profile {profile}: {e}")),
+                        ));
                         break;
                     }
                 }
@@ -127,7 +151,10 @@ pub fn check_one(s: &LoadedScenario) -> Vec<LoadError> {
 }
 
 fn first_key(v: &serde_json::Value) -> &str {
-    v.as_object().and_then(|m| m.keys().next()).map(String::as_str).unwrap_or("send")
+    v.as_object()
+        .and_then(|m| m.keys().next())
+        .map(String::as_str)
+        .unwrap_or("send")
 }
 
 fn mentions_var(v: &serde_json::Value) -> bool {
@@ -156,22 +183,46 @@ fn check_message(
     step: usize,
 ) -> Vec<LoadError> {
     let Some(map) = msg.as_object().filter(|m| !m.is_empty()) else {
-        return vec![err(s, what, format!("step {}: {what} needs a map {{ message-name: {{ fields }} }}", step + 1))];
+        return vec![err(
+            s,
+            what,
+            format!(
+                "step {}: {what} needs a map {{ message-name: {{ fields }} }}",
+                step + 1
+            ),
+        )];
     };
     if what == "send" && map.len() != 1 {
-        return vec![err(s, what, format!("step {}: send names exactly one message", step + 1))];
+        return vec![err(
+            s,
+            what,
+            format!("step {}: send names exactly one message", step + 1),
+        )];
     }
     let mut errs = Vec::new();
     for (name, fields) in map {
         errs.extend(check_name(s, proto, name, sender, what, step));
-        if what == "expect" && !(fields.is_object() || fields.is_null() || matcher::as_matcher(fields).is_some()) {
-            errs.push(err(s, name, format!("step {}: the fields of `{name}` must be a map", step + 1)));
+        if what == "expect"
+            && !(fields.is_object() || fields.is_null() || matcher::as_matcher(fields).is_some())
+        {
+            errs.push(err(
+                s,
+                name,
+                format!("step {}: the fields of `{name}` must be a map", step + 1),
+            ));
         }
     }
     errs
 }
 
-fn check_name(s: &LoadedScenario, proto: &dyn ProtocolDef, name: &str, sender: Role, what: &str, step: usize) -> Vec<LoadError> {
+fn check_name(
+    s: &LoadedScenario,
+    proto: &dyn ProtocolDef,
+    name: &str,
+    sender: Role,
+    what: &str,
+    step: usize,
+) -> Vec<LoadError> {
     let known = proto.messages();
     if name == "unknown" {
         return Vec::new();
@@ -204,7 +255,11 @@ fn try_encode(
     sc: &super::Scenario,
     msg: &serde_json::Value,
 ) -> Result<(), String> {
-    let opts = SessionOptions { local_role: Some(role), profile: Some(profile.to_owned()), params: sc.params.clone() };
+    let opts = SessionOptions {
+        local_role: Some(role),
+        profile: Some(profile.to_owned()),
+        params: sc.params.clone(),
+    };
     let mut session = proto.new_session(&opts)?;
     session.encode(msg).map(|_| ()).map_err(|e| e.to_string())
 }

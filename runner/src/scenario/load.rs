@@ -42,7 +42,12 @@ impl std::fmt::Display for LoadError {
 impl LoadError {
     pub fn at_text(path: &Path, source: &str, needle: &str, message: String) -> Self {
         let (line, column) = locate(source, needle).map_or((None, None), |(l, c)| (Some(l), Some(c)));
-        Self { path: path.to_owned(), line, column, message }
+        Self {
+            path: path.to_owned(),
+            line,
+            column,
+            message,
+        }
     }
 }
 
@@ -60,7 +65,12 @@ fn yaml_error(path: &Path, e: &serde_yaml::Error) -> LoadError {
     let message = e.to_string();
     // serde_yaml appends " at line L column C"; the location is reported separately.
     let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
-    LoadError { path: path.to_owned(), line: loc.as_ref().map(|l| l.line()), column: loc.map(|l| l.column()), message }
+    LoadError {
+        path: path.to_owned(),
+        line: loc.as_ref().map(|l| l.line()),
+        column: loc.map(|l| l.column()),
+        message,
+    }
 }
 
 /// Parse YAML text into `T`; enums take the one-key-map form (`{ split: 3 }`, `drop`).
@@ -71,14 +81,28 @@ pub fn parse_yaml<T: serde::de::DeserializeOwned>(path: &Path, text: &str) -> Re
 
 /// Load one scenario file and expand its includes against `root`.
 pub fn load_file(path: &Path, root: &Path) -> Result<LoadedScenario, LoadError> {
-    let source = std::fs::read_to_string(path)
-        .map_err(|e| LoadError { path: path.to_owned(), line: None, column: None, message: e.to_string() })?;
+    let source = std::fs::read_to_string(path).map_err(|e| LoadError {
+        path: path.to_owned(),
+        line: None,
+        column: None,
+        message: e.to_string(),
+    })?;
     let mut scenario: Scenario = parse_yaml(path, &source)?;
     scenario.steps = expand(&scenario.steps, root, path, &source, 0)?;
-    Ok(LoadedScenario { scenario, path: path.to_owned(), source })
+    Ok(LoadedScenario {
+        scenario,
+        path: path.to_owned(),
+        source,
+    })
 }
 
-fn expand(steps: &[Step], root: &Path, path: &Path, source: &str, depth: usize) -> Result<Vec<Step>, LoadError> {
+fn expand(
+    steps: &[Step],
+    root: &Path,
+    path: &Path,
+    source: &str,
+    depth: usize,
+) -> Result<Vec<Step>, LoadError> {
     let mut out = Vec::with_capacity(steps.len());
     for step in steps {
         let Some(name) = &step.include else {
@@ -104,7 +128,11 @@ fn expand(steps: &[Step], root: &Path, path: &Path, source: &str, depth: usize) 
                 format!(
                     "no prelude `{name}` (looked for {}){}",
                     file.display(),
-                    if hint.is_empty() { String::new() } else { format!("; did you mean {}?", hint.join(", ")) }
+                    if hint.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; did you mean {}?", hint.join(", "))
+                    }
                 ),
             )
         })?;
@@ -131,7 +159,9 @@ pub fn yaml_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_owned()];
     while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in entries.flatten() {
             let p = e.path();
             if p.is_dir() {

@@ -199,9 +199,16 @@ mod tests {
 
     #[test]
     fn a_step_has_exactly_one_action() {
-        let s = Step { sleep: Some("1s".into()), ..Default::default() };
+        let s = Step {
+            sleep: Some("1s".into()),
+            ..Default::default()
+        };
         assert_eq!(s.action().unwrap(), "sleep");
-        let s = Step { sleep: Some("1s".into()), send_hex: Some("00".into()), ..Default::default() };
+        let s = Step {
+            sleep: Some("1s".into()),
+            send_hex: Some("00".into()),
+            ..Default::default()
+        };
         assert!(s.action().is_err());
         assert!(Step::default().action().is_err());
     }
