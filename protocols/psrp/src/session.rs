@@ -227,14 +227,41 @@ impl PsrpSession {
             Vec::new()
         };
         for sp in r.take_spans() {
-            let start = o.stream_offset(sp.start);
-            let end = if sp.end > sp.start {
-                o.stream_offset(sp.end - 1) + 1
-            } else {
-                start
-            };
-            spans.push(FieldSpan { start, end, ..sp });
+            // A field that crosses fragment boundaries becomes one span per piece, so no span covers
+            // the fragment headers in between.
+            let pieces: Vec<(usize, usize)> = o
+                .chunks
+                .iter()
+                .filter_map(|c| {
+                    let lo = sp.start.max(c.object_offset);
+                    let hi = sp.end.min(c.object_offset + c.len);
+                    (lo < hi).then(|| {
+                        (
+                            c.stream_offset + (lo - c.object_offset),
+                            c.stream_offset + (hi - c.object_offset),
+                        )
+                    })
+                })
+                .collect();
+            if pieces.is_empty() {
+                let at = o.stream_offset(sp.start);
+                spans.push(FieldSpan {
+                    start: at,
+                    end: at,
+                    ..sp
+                });
+                continue;
+            }
+            for (start, end) in pieces {
+                spans.push(FieldSpan {
+                    start,
+                    end,
+                    name: sp.name.clone(),
+                    value: sp.value.clone(),
+                });
+            }
         }
+        spans.sort_by_key(|s| s.start);
         let data_at = o.stream_offset(crate::header::MESSAGE_HEADER_LEN);
         // §2.2.1 Destination; ERRATA PSRP-7: PowerShell tests it as a bitmask.
         let wanted = match self.s.role {
