@@ -45,6 +45,9 @@ pub enum Command {
     Diff(crate::commands::diff::DiffArgs),
     /// Shrink a failing scenario while the failure still reproduces.
     Shrink(crate::commands::shrink::ShrinkArgs),
+    /// Speed and load figures (BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(crate::commands::bench::BenchCommand),
     /// Fuzz a live implementation with protocol-aware mutations of catalogue exchanges.
     Fuzz(crate::commands::fuzz::FuzzArgs),
 }

@@ -1,0 +1,293 @@
+//! `peercheck bench`: the speed and load figures of BENCHMARKS.md, reproducible by one command each.
+//!
+//! - `catalogue`: wall time of the whole catalogue against the built-in simulator (tcp and stdio).
+//! - `now-load`: N concurrent NOW sessions with heartbeats against `peercheck simulate` (a child
+//!   process, so each side has its own file-descriptor budget); request→reply latency percentiles
+//!   and the simulator's RSS.
+//! - `psrp-stream`: the PSRP server simulator streaming PIPELINE_OUTPUT to the PSRP client simulator
+//!   over loopback TCP; payload throughput.
+//!
+//! Figures are printed, never asserted: speed targets are measured, not tested.
+
+use super::exit;
+use super::run::{execute, millis, ExecPlan};
+use crate::engine::Timing;
+use crate::protocols;
+use crate::scenario;
+use crate::transport::Target;
+use peercheck_simulator::driver::{self, DriveConfig};
+use peercheck_simulator::peer::PeerConfig;
+use peercheck_wire::session::{Role, SessionOptions};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchCommand {
+    /// The whole catalogue against the built-in simulator, over tcp and stdio.
+    Catalogue {
+        #[arg(default_value = "scenarios")]
+        scenarios: std::path::PathBuf,
+        /// Parallel scenarios.
+        #[arg(short = 'j', long, default_value_t = 64)]
+        jobs: usize,
+    },
+    /// Concurrent NOW sessions with heartbeats against the NOW agent simulator.
+    NowLoad {
+        #[arg(long, default_value_t = 10_000)]
+        sessions: usize,
+        /// Heartbeat interval the sessions negotiate (seconds).
+        #[arg(long, default_value_t = 1)]
+        heartbeat: u32,
+        /// How long to hold the sessions open while measuring (seconds).
+        #[arg(long, default_value_t = 10)]
+        hold: u64,
+    },
+    /// PSRP PIPELINE_OUTPUT streaming between the simulators over loopback.
+    PsrpStream {
+        /// Total payload in MiB.
+        #[arg(long, default_value_t = 200)]
+        mib: usize,
+        /// Size of one output object in KiB.
+        #[arg(long, default_value_t = 256)]
+        object_kib: usize,
+    },
+}
+
+pub async fn run(cmd: &BenchCommand) -> i32 {
+    let r = match cmd {
+        BenchCommand::Catalogue { scenarios, jobs } => catalogue(scenarios, *jobs).await,
+        BenchCommand::NowLoad { sessions, heartbeat, hold } => now_load(*sessions, *heartbeat, *hold).await,
+        BenchCommand::PsrpStream { mib, object_kib } => psrp_stream(*mib, *object_kib).await,
+    };
+    match r {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            eprintln!("error: {e}");
+            exit::FAILURES
+        }
+    }
+}
+
+async fn catalogue(dir: &std::path::Path, jobs: usize) -> Result<(), String> {
+    let (all, errs) = scenario::load_dir(dir);
+    if let Some(e) = errs.first() {
+        return Err(e.to_string());
+    }
+    let profiles = super::chosen_profiles(&[])?;
+    for (name, target) in
+        [("tcp", Target::BuiltinTcp { misbehave: None }), ("stdio", Target::BuiltinStdio { misbehave: None })]
+    {
+        let plan = ExecPlan {
+            target: Arc::new(target),
+            profiles: profiles.clone(),
+            params: Vec::new(),
+            framing: None,
+            timing: Timing { scale: 1.0, disabled: false },
+            seed: 1,
+            jobs,
+        };
+        let list: Vec<_> = all
+            .iter()
+            .filter(|s| {
+                let p = profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
+                s.scenario.profiles.is_empty() || s.scenario.profiles.contains(&p)
+            })
+            .cloned()
+            .collect();
+        let n = list.len();
+        let start = Instant::now();
+        let (results, _, _) = execute(list, &plan, |_| {}).await?;
+        let wall = start.elapsed();
+        let passed = results.iter().filter(|r| r.verdict == crate::verdict::Verdict::Pass).count();
+        let busy: u64 = results.iter().map(|r| r.duration_ms).sum();
+        println!(
+            "catalogue/{name}: {n} scenarios ({passed} pass) in {:.2} s wall with -j {jobs}; sum of scenario times {:.2} s",
+            wall.as_secs_f64(),
+            busy as f64 / 1000.0
+        );
+    }
+    Ok(())
+}
+
+/// Percentile of sorted durations.
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted.get(i).copied().unwrap_or_default()
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+async fn now_load(sessions: usize, heartbeat: u32, hold: u64) -> Result<(), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let mut child = tokio::process::Command::new(exe)
+        .args(["simulate", "--protocol", "now", "--role", "server", "--listen", "127.0.0.1:0", "--quiet"])
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let pid = child.id().unwrap_or(0);
+    let mut out = child.stdout.take().ok_or("no stdout")?;
+    let mut banner = Vec::new();
+    let mut b = [0u8; 1];
+    while out.read(&mut b).await.map_err(|e| e.to_string())? == 1 && b[0] != b'\n' {
+        banner.push(b[0]);
+    }
+    let addr = String::from_utf8_lossy(&banner).trim().trim_start_matches("listening on ").to_owned();
+    let now = protocols::get("now")?;
+    let opts = SessionOptions { local_role: Some(Role::Client), profile: None, params: BTreeMap::new() };
+    let mut enc = now.new_session(&opts)?;
+    let capset = enc
+        .encode(&serde_json::json!({ "channel.capset": { "msgFlags": 1, "versionMajor": 1, "versionMinor": 6, "execCapset": 0x1001, "heartbeatInterval": heartbeat } }))
+        .map_err(|e| e.to_string())?;
+    let run = enc.encode(&serde_json::json!({ "exec.run": { "sessionId": 1, "command": "calc" } })).map_err(|e| e.to_string())?;
+
+    // Open every session and negotiate: the capset round trip is the first latency sample.
+    let start = Instant::now();
+    let mut set = tokio::task::JoinSet::new();
+    let sem = Arc::new(tokio::sync::Semaphore::new(256));
+    for _ in 0..sessions {
+        let (addr, capset, run, sem) = (addr.clone(), capset.clone(), run.clone(), sem.clone());
+        let hold = Duration::from_secs(hold);
+        set.spawn(async move { session(addr, capset, run, sem, hold).await });
+    }
+    let mut lat = Vec::with_capacity(sessions * 2);
+    let mut heartbeats = 0u64;
+    let mut failed = 0usize;
+    let mut peak_rss = 0;
+    let mut tick = tokio::time::interval(Duration::from_millis(250));
+    loop {
+        tokio::select! {
+            r = set.join_next() => match r {
+                None => break,
+                Some(Ok(Ok((l, hb)))) => { lat.extend(l); heartbeats += hb; }
+                Some(_) => failed += 1,
+            },
+            _ = tick.tick() => { peak_rss = peak_rss.max(rss_kib(pid).unwrap_or(0)); }
+        }
+    }
+    let _ = child.kill().await;
+    lat.sort();
+    println!(
+        "now-load: {sessions} sessions ({failed} failed) for {hold} s with {heartbeat} s heartbeats in {:.1} s; {heartbeats} heartbeats received",
+        start.elapsed().as_secs_f64()
+    );
+    println!(
+        "now-load: request->reply latency over {} samples: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; simulator peak RSS {:.1} MiB",
+        lat.len(),
+        pct(&lat, 0.5).as_secs_f64() * 1e3,
+        pct(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        peak_rss as f64 / 1024.0
+    );
+    if failed > 0 {
+        return Err(format!("{failed} session(s) failed"));
+    }
+    Ok(())
+}
+
+/// One load session: negotiate, hold while counting heartbeats, and time an exec.run → reply.
+async fn session(
+    addr: String,
+    capset: Vec<u8>,
+    run: Vec<u8>,
+    sem: Arc<tokio::sync::Semaphore>,
+    hold: Duration,
+) -> Result<(Vec<Duration>, u64), String> {
+    let mut s = {
+        let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
+        tokio::net::TcpStream::connect(&addr).await.map_err(|e| e.to_string())?
+    };
+    let _ = s.set_nodelay(true);
+    let mut lat = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    let t = Instant::now();
+    s.write_all(&capset).await.map_err(|e| e.to_string())?;
+    let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+    if n == 0 {
+        return Err("closed".into());
+    }
+    lat.push(t.elapsed());
+    let until = Instant::now() + hold;
+    let mut heartbeats = 0u64;
+    // Half-way through, time one request.
+    let mut asked = false;
+    loop {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if !asked && left < hold / 2 {
+            asked = true;
+            let t = Instant::now();
+            s.write_all(&run).await.map_err(|e| e.to_string())?;
+            // Read until the STARTED (class 0x13 type 0x06) arrives; heartbeats may come first.
+            loop {
+                let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
+                if n == 0 {
+                    return Err("closed".into());
+                }
+                let chunk = buf.get(..n).unwrap_or(&[]);
+                if chunk.windows(2).any(|w| w == [0x13, 0x06]) {
+                    lat.push(t.elapsed());
+                    break;
+                }
+                heartbeats += 1;
+            }
+            continue;
+        }
+        match tokio::time::timeout(left.min(Duration::from_millis(500)), s.read(&mut buf)).await {
+            Ok(Ok(0)) => return Err("closed".into()),
+            Ok(Ok(_)) => heartbeats += 1,
+            Ok(Err(e)) => return Err(e.to_string()),
+            Err(_) => {}
+        }
+    }
+    Ok((lat, heartbeats))
+}
+
+async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
+    let object = "x".repeat(object_kib.max(1) * 1024);
+    let count = (mib * 1024 / object_kib.max(1)).max(1);
+    let steps: Vec<serde_yaml::Value> = (0..count)
+        .map(|_| serde_yaml::to_value(serde_json::json!({ "output": { "S": object } })).unwrap_or_default())
+        .collect();
+    let script = serde_yaml::to_value(serde_json::json!({ "steps": steps, "echo-input": false })).map_err(|e| e.to_string())?;
+    let server_cfg = PeerConfig { role: Some(Role::Server), script: Some(script), ..PeerConfig::default() };
+    let client_cfg = PeerConfig { role: Some(Role::Client), ..PeerConfig::default() };
+    let server = protocols::new_peer("psrp", &server_cfg)?;
+    let client = protocols::new_peer("psrp", &client_cfg)?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let cfg = DriveConfig { idle_timeout: Some(Duration::from_secs(120)), ..DriveConfig::default() };
+    let scfg = cfg.clone();
+    let srv = tokio::spawn(async move {
+        if let Ok((s, _)) = listener.accept().await {
+            driver::drive(server, s, scfg).await;
+        }
+    });
+    let start = Instant::now();
+    let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let outcome = driver::drive(client, s, cfg).await;
+    let wall = start.elapsed();
+    srv.abort();
+    let payload = (count * object.len()) as f64 / (1024.0 * 1024.0);
+    println!(
+        "psrp-stream: {count} PIPELINE_OUTPUT objects of {object_kib} KiB ({payload:.0} MiB payload) in {:.2} s = {:.0} MiB/s (client: {:?}); {} ms",
+        wall.as_secs_f64(),
+        payload / wall.as_secs_f64(),
+        outcome.finished,
+        millis(wall)
+    );
+    match outcome.finished {
+        Some((true, _)) => Ok(()),
+        other => Err(format!("the client did not finish cleanly: {other:?} ({})", outcome.end)),
+    }
+}
