@@ -44,6 +44,7 @@ fn main() {
             cli::Command::Replay(a) => commands::replay::run(a).await,
             cli::Command::Diff(a) => commands::diff::run(a).await,
             cli::Command::Shrink(a) => commands::shrink::run(a).await,
+            cli::Command::Bench(a) => commands::bench::run(a).await,
             cli::Command::Fuzz(a) => commands::fuzz::run(a).await,
         }
     });
