@@ -484,6 +484,20 @@ add("outofproc", id="psrp.outofproc.data-host-response-prompt-stream", descripti
     direction="to-server", params=OOP, verdict="valid", source="PowerShell OutOfProc framing (DESIGN.md); ERRATA PSRP-3",
     flags=["errata-psrp-3"], message={"pipeline-host-response": {"objectId": 3, "pid": PID, "ci": 5, "methodId": 11, "returnValue": {"S": "yes"}}},
     hex=hx(data_line(fragments(3, hr), PID, "PromptResponse")))
+cap100 = fragments(1, cap, 100)
+lines = b""
+i = 0
+while i < len(cap100):
+    bl = struct.unpack(">I", cap100[i + 17:i + 21])[0]
+    lines += data_line(cap100[i:i + 21 + bl])
+    i += 21 + bl
+add("outofproc", id="psrp.outofproc.data-three-lines", description="SESSION_CAPABILITY in fragments of at most 100 bytes: one Data line per fragment, as PowerShell writes them",
+    direction="to-server", params={"framing": "outofproc", "max-fragment-size": "100"}, verdict="valid",
+    source="PowerShell OutOfProc framing (DESIGN.md); MS-PSRP §2.2.4; ERRATA PSRP-6",
+    message={"session-capability": {"objectId": 1, "fragmentCount": 3, "protocolVersion": "2.3"}}, hex=hx(lines))
+add("outofproc", id="psrp.outofproc.psguid-differs-from-pid", description="A pipeline message whose Data PSGuid is not its PID (ERRATA PSRP-3)",
+    direction="to-server", params=OOP, verdict="invalid", source="PowerShell OutOfProc framing (DESIGN.md); ERRATA PSRP-3",
+    flags=["errata-psrp-3"], hex=hx(data_line(fragments(3, hr), NIL, "PromptResponse")), error="oop.psGuid")
 add("outofproc", id="psrp.outofproc.data-crlf", description="A Data line ended by CR LF (Windows WriteLine) is accepted",
     direction="to-server", params=OOP, verdict="acceptable", source="PowerShell OutOfProc framing on Windows",
     message={"session-capability": {"protocolVersion": "2.3"}}, hex=hx(data_line(fragments(1, cap))[:-1] + b"\r\n"))

@@ -378,6 +378,15 @@ impl PsrpSession {
                         let d = self
                             .decode_object(&o, wire, first, false)
                             .map_err(|e| DecodeError { offset, ..e })?;
+                        // ERRATA PSRP-3: the PSGuid of the Data lines is the PID of the message.
+                        let pid = d.fields.get("pid").and_then(|v| v.as_str()).unwrap_or_default();
+                        if pid != ps_guid.to_string() {
+                            return Err(DecodeError::invalid(
+                                offset,
+                                "oop.psGuid",
+                                format!("Data PSGuid {ps_guid} differs from the message's PID {pid}"),
+                            ));
+                        }
                         let spans = vec![FieldSpan {
                             start: first,
                             end: first + d.bytes.len(),
