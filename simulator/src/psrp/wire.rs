@@ -118,7 +118,7 @@ impl Transport {
         } else {
             self.next_object_id
         };
-        self.next_object_id += 1;
+        self.next_object_id = self.next_object_id.saturating_add(1);
         let mut frags = self.fragmenter.fragment(id, &m.encode());
         for f in &mut frags {
             if self.bugs.fragment_id_from_1 {
@@ -132,8 +132,9 @@ impl Transport {
             .iter()
             .map(|f| {
                 let mut out = Vec::with_capacity(21 + f.blob.len());
-                let len =
-                    u32::try_from(f.blob.len()).unwrap_or(u32::MAX) + u32::from(self.bugs.blob_length_lies);
+                let len = u32::try_from(f.blob.len())
+                    .unwrap_or(u32::MAX)
+                    .saturating_add(u32::from(self.bugs.blob_length_lies));
                 if self.bugs.header_le {
                     out.extend_from_slice(&f.object_id.to_le_bytes());
                     out.extend_from_slice(&f.fragment_id.to_le_bytes());
