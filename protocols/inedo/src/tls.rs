@@ -100,6 +100,9 @@ fn server_config() -> Result<Arc<ServerConfig>, String> {
 #[derive(Debug)]
 pub struct Tls {
     conn: Connection,
+    /// The fatal alert the peer ended TLS with: its way of refusing the connection, which reads as
+    /// a close (well-formed TLS), not as a malformed message. Later bytes are ignored.
+    peer_alert: Option<String>,
 }
 
 impl Tls {
@@ -109,6 +112,7 @@ impl Tls {
         let conn = ClientConnection::new(client_config()?, name).map_err(|e| format!("TLS client: {e}"))?;
         Ok(Tls {
             conn: Connection::Client(conn),
+            peer_alert: None,
         })
     }
 
@@ -117,6 +121,7 @@ impl Tls {
         let conn = ServerConnection::new(server_config()?).map_err(|e| format!("TLS server: {e}"))?;
         Ok(Tls {
             conn: Connection::Server(conn),
+            peer_alert: None,
         })
     }
 
@@ -124,14 +129,27 @@ impl Tls {
         self.conn.is_handshaking()
     }
 
-    /// Feed received TLS bytes; decrypted application data is appended to `plain`.
+    /// The fatal alert the peer sent, if it ended TLS with one.
+    pub fn peer_alert(&self) -> Option<&str> {
+        self.peer_alert.as_deref()
+    }
+
+    /// Feed received TLS bytes; decrypted application data is appended to `plain`. A fatal alert
+    /// from the peer ends the stream quietly (see `peer_alert`).
     pub fn receive(&mut self, mut input: &[u8], plain: &mut Vec<u8>) -> Result<(), String> {
-        while !input.is_empty() {
+        while !input.is_empty() && self.peer_alert.is_none() {
             let n = self
                 .conn
                 .read_tls(&mut input)
                 .map_err(|e| format!("TLS read: {e}"))?;
-            self.conn.process_new_packets().map_err(|e| format!("TLS: {e}"))?;
+            match self.conn.process_new_packets() {
+                Ok(_) => {}
+                Err(rustls::Error::AlertReceived(alert)) => {
+                    self.peer_alert = Some(format!("{alert:?}"));
+                    return Ok(());
+                }
+                Err(e) => return Err(format!("TLS: {e}")),
+            }
             self.drain_plaintext(plain)?;
             if n == 0 {
                 break;
@@ -197,6 +215,24 @@ mod tests {
         let s = server.take_records().unwrap();
         client.receive(&s, &mut at_client).unwrap();
         assert_eq!(at_client, b"pong");
+    }
+
+    #[test]
+    fn a_fatal_alert_from_the_peer_ends_the_stream_without_an_error() {
+        let mut client = Tls::client().unwrap();
+        let mut server = Tls::server().unwrap();
+        let mut plain = Vec::new();
+        let _hello = client.take_records().unwrap();
+        // The server refuses bytes that are no TLS record, with a fatal alert.
+        assert!(server
+            .receive(b"\x00\x00\x00\x00\x00\x03\x00\x00\x00", &mut plain)
+            .is_err());
+        let alert = server.take_records().unwrap();
+        assert!(!alert.is_empty());
+        client.receive(&alert, &mut plain).unwrap();
+        assert!(client.peer_alert().is_some());
+        client.receive(b"anything after it", &mut plain).unwrap();
+        assert!(plain.is_empty());
     }
 
     #[test]
