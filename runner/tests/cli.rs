@@ -327,3 +327,44 @@ fn decode_reports_offsets_and_never_allocates_for_a_lying_length() {
     assert_eq!(o.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&o.stdout).contains("channel.heartbeat"));
 }
+
+#[test]
+fn ctrl_c_writes_the_report_and_reaps_children() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("r.json");
+    let marker = format!("silent {}-int", std::process::id());
+    let p = format!("{} {marker}", peer("silent"));
+    let child = Command::new(bin())
+        .args([
+            "run",
+            &scenarios(),
+            "--exec",
+            &p,
+            "--role",
+            "server",
+            "--no-timeout",
+            "--json",
+            json.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["interrupted"], true);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let ps = Command::new("ps").args(["-eo", "args"]).output().unwrap();
+    let left: Vec<String> = String::from_utf8_lossy(&ps.stdout)
+        .lines()
+        .filter(|l| l.contains(&marker) && !l.contains("ps -eo"))
+        .map(str::to_owned)
+        .collect();
+    assert!(left.is_empty(), "children left behind: {left:?}");
+}
