@@ -1,6 +1,9 @@
 //! The PSRP [`WireSession`]: structured messages ↔ fragments, raw (`framing=fragments`) or in
 //! OutOfProc `<Data>` lines (`framing=outofproc`, the default).
 //!
+//! `SessionOptions::local_role` decides the direction; without it the session is a passive decoder
+//! (as `peercheck decode` uses it): both directions decode, no Destination check, no acks.
+//!
 //! Params: `framing` (outofproc | fragments), `max-fragment-size` (default 32768, ERRATA PSRP-6),
 //! `rpid` (default RPID for encoded messages), `object-id` (first object id, default 1; ERRATA
 //! PSRP-7 ids count from 1 per pool), `bom` (true | false, default true: PowerShell writes the BOM,
@@ -34,6 +37,9 @@ pub enum Framing {
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub role: Role,
+    /// No `local_role` given: a passive decoder (`peercheck decode`) that takes both directions, so it
+    /// skips the Destination check and never acknowledges.
+    pub passive: bool,
     pub framing: Framing,
     pub fragmenter: Fragmenter,
     pub first_object_id: u64,
@@ -67,6 +73,7 @@ impl Settings {
             return Err(format!("unknown psrp param `{k}` (known: {})", PARAMS.join(", ")));
         }
         let role = o.role();
+        let passive = o.local_role.is_none();
         let framing = match o.param("framing").unwrap_or("outofproc") {
             "outofproc" => Framing::OutOfProc,
             "fragments" => Framing::Fragments,
@@ -105,6 +112,7 @@ impl Settings {
         };
         Ok(Self {
             role,
+            passive,
             framing,
             fragmenter: Fragmenter::new(size)?,
             first_object_id,
@@ -268,7 +276,7 @@ impl PsrpSession {
             Role::Server => Destination::SERVER,
             Role::Client => Destination::CLIENT,
         };
-        if m.destination.0 & wanted.0 == 0 {
+        if !self.s.passive && m.destination.0 & wanted.0 == 0 {
             return Err(DecodeError::invalid(
                 o.stream_offset(0),
                 "destination",
@@ -332,7 +340,7 @@ impl PsrpSession {
                     ps_guid,
                     payload,
                 } => {
-                    if self.s.role == Role::Server && self.s.auto_ack {
+                    if self.s.role == Role::Server && self.s.auto_ack && !self.s.passive {
                         self.transmit.push_back(
                             Packet::Control {
                                 kind: Control::DataAck,
@@ -448,7 +456,11 @@ impl WireSession for PsrpSession {
             Framing::OutOfProc => self.pump_lines(),
         };
         if let Err(e) = r {
-            return Err(self.fail(e));
+            // Messages completed before the bad bytes are still delivered; the error comes next.
+            let e = self.fail(e);
+            if self.ready.is_empty() {
+                return Err(e);
+            }
         }
         Ok(self.ready.pop_front())
     }

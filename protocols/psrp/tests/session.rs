@@ -267,3 +267,28 @@ fn mutated_streams_never_panic() {
         }
     }
 }
+
+#[test]
+fn a_session_without_a_role_decodes_both_directions() {
+    let p = peercheck_psrp::protocol();
+    let mut both = Vec::new();
+    for role in [Role::Client, Role::Server] {
+        let mut s = session(role, "fragments", &[]);
+        both.extend(s.encode(&json!({ "session-capability": {} })).unwrap());
+    }
+    let mut o = SessionOptions::default();
+    o.params.insert("framing".into(), "fragments".into());
+    let mut passive = p.new_session(&o).unwrap();
+    passive.push_received(&both);
+    assert_eq!(all(&mut passive).len(), 2);
+    // With a role, the other side's destination is an error.
+    let mut server = session(Role::Server, "fragments", &[]);
+    server.push_received(&both);
+    let first = server.next_received();
+    assert!(first.is_ok(), "{first:?}");
+    assert!(server
+        .next_received()
+        .unwrap_err()
+        .to_string()
+        .contains("destination"));
+}
