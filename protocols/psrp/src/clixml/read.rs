@@ -51,8 +51,10 @@ impl Element {
     }
 }
 
-/// Parse message Data (BOM already stripped) into at most one value; empty data is `None`.
+/// Parse message Data into at most one value; empty data is `None`.
+/// A leading U+FEFF (the BOM PowerShell writes, ERRATA PSRP-4) is skipped.
 pub fn parse(text: &str) -> Result<Option<ClixmlValue>, ClixmlError> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match parse_tree(text)? {
         None => Ok(None),
         Some(root) => Ok(Some(Converter::default().value(&root)?)),

@@ -165,6 +165,10 @@ fn bad_clixml_is_a_typed_error(#[case] xml: &str, #[case] reason: &str) {
 #[test]
 fn empty_data_is_none_and_truncations_fail() {
     assert_eq!(parse("").unwrap(), None);
+    assert_eq!(
+        parse("\u{feff}<S>x</S>").unwrap(),
+        Some(ClixmlValue::S("x".into()))
+    );
     assert_eq!(parse("  ").unwrap(), None);
     let xml = "<Obj RefId=\"0\"><MS><I32 N=\"x\">1</I32></MS></Obj>";
     for n in 1..xml.len() {
