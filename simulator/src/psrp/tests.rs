@@ -448,3 +448,15 @@ fn outofproc_data_without_command_is_dropped_as_powershell_does() {
     let names: Vec<&str> = got.iter().map(|(n, _)| n.as_str()).collect();
     assert_eq!(names, ["oop.data-ack"]);
 }
+
+#[rstest::rstest]
+fn every_profile_completes(
+    #[values("psrp-2.0", "psrp-2.1", "psrp-2.2", "psrp-2.3", "psrp-2.4")] profile: &str,
+) {
+    let r = run(
+        &config(Role::Server, "outofproc", None, None, Some(profile)),
+        &config(Role::Client, "outofproc", None, None, Some(profile)),
+    );
+    let (ok, summary) = r.finished.clone().unwrap();
+    assert!(ok, "{profile}: {summary}");
+}
