@@ -49,6 +49,11 @@ pub struct PsrpClient {
     pipeline_state: Option<i64>,
     now: Duration,
     deadline: Option<Duration>,
+    /// OutOfProc flow control, as PowerShell's client does it: one `<Data>` line at a time, the next
+    /// after the server's `<DataAck>`.
+    queue: std::collections::VecDeque<Output>,
+    /// Deadline of the DataAck being waited for.
+    awaiting_ack: Option<Duration>,
 }
 
 /// A host response, held until the session key arrives when it carries a SecureString.
@@ -63,6 +68,8 @@ struct HeldResponse {
 
 /// How long the client waits for a CloseAck before giving up.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the client waits for a DataAck before giving up.
+const ACK_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl PsrpClient {
     pub fn new(t: Transport, script: ClientScript, bugs: ClientBugs, seed: u64) -> Self {
@@ -84,14 +91,47 @@ impl PsrpClient {
             pipeline_state: None,
             now: Duration::ZERO,
             deadline: None,
+            queue: std::collections::VecDeque::new(),
+            awaiting_ack: None,
         }
     }
 
     fn send(&mut self, out: &mut Vec<Output>, name: &str, pid: Guid, fields: Value) {
         let rpid = self.t.rpid();
         match self.t.send(name, rpid, pid, fields) {
-            Ok(o) => out.push(o),
+            Ok(o) => self.emit(out, o),
             Err(e) => self.problems.push(format!("cannot encode {name}: {e}")),
+        }
+    }
+
+    /// Queue what this side writes; with OutOfProc framing each `<Data>` line waits for the DataAck of
+    /// the one before.
+    fn emit(&mut self, out: &mut Vec<Output>, o: Output) {
+        match o {
+            Output::Send { label, bytes }
+                if self.t.framing == Framing::OutOfProc && self.script.wait_data_ack =>
+            {
+                for line in bytes.split_inclusive(|b| *b == b'\n') {
+                    self.queue.push_back(Output::Send {
+                        label: label.clone(),
+                        bytes: line.to_vec(),
+                    });
+                }
+                self.pump(out);
+            }
+            other => out.push(other),
+        }
+    }
+
+    fn pump(&mut self, out: &mut Vec<Output>) {
+        while self.awaiting_ack.is_none() {
+            let Some(o) = self.queue.pop_front() else { return };
+            if let Output::Send { bytes, .. } = &o {
+                if bytes.starts_with(b"<Data") {
+                    self.awaiting_ack = Some(self.now + ACK_TIMEOUT);
+                }
+            }
+            out.push(o);
         }
     }
 
@@ -124,7 +164,9 @@ impl PsrpClient {
     fn start_pipeline(&mut self, out: &mut Vec<Output>) {
         if self.t.framing == Framing::OutOfProc {
             // PowerShell announces a pipeline with <Command> and waits for <CommandAck>.
-            out.extend(self.t.control(Control::Command, self.pid));
+            if let Some(o) = self.t.control(Control::Command, self.pid) {
+                self.emit(out, o);
+            }
             self.phase = Phase::AwaitCommandAck;
             return;
         }
@@ -219,7 +261,9 @@ impl PsrpClient {
             }
         }
         if self.t.framing == Framing::OutOfProc {
-            out.extend(self.t.control(Control::Close, Guid::NIL));
+            if let Some(o) = self.t.control(Control::Close, Guid::NIL) {
+                self.emit(out, o);
+            }
             self.phase = Phase::Closing;
             self.deadline = Some(self.now + CLOSE_TIMEOUT);
         } else {
@@ -307,6 +351,10 @@ impl PsrpClient {
             "pipeline-host-call" | "runspacepool-host-call" => self.answer_host_call(d, out),
             "oop.command-ack" if self.phase == Phase::AwaitCommandAck => self.create_pipeline(out),
             "oop.close-ack" if self.phase == Phase::Closing => self.done(out),
+            "oop.data-ack" => {
+                self.awaiting_ack = None;
+                self.pump(out);
+            }
             "unknown" => {
                 let t = int_of(f, "messageType").unwrap_or(0);
                 return self.fail(out, format!("unknown message type 0x{t:08X} from the server"));
@@ -336,7 +384,8 @@ impl PsrpClient {
 }
 
 impl Peer for PsrpClient {
-    fn start(&mut self, _now: Duration) -> Vec<Output> {
+    fn start(&mut self, now: Duration) -> Vec<Output> {
+        self.now = now;
         let mut out = Vec::new();
         if !self.bugs.no_capability {
             self.send(&mut out, "session-capability", Guid::NIL, json!({}));
@@ -378,7 +427,13 @@ impl Peer for PsrpClient {
     fn timer(&mut self, now: Duration) -> Vec<Output> {
         self.now = now;
         let mut out = Vec::new();
-        if self.phase == Phase::Closing && self.deadline.is_some_and(|d| now >= d) {
+        if self.phase == Phase::Done {
+            return out;
+        }
+        if self.awaiting_ack.is_some_and(|d| now >= d) {
+            self.awaiting_ack = None;
+            self.fail(&mut out, "no DataAck within 5 s".into());
+        } else if self.phase == Phase::Closing && self.deadline.is_some_and(|d| now >= d) {
             self.deadline = None;
             self.fail(&mut out, "no CloseAck within 5 s".into());
         }
@@ -386,10 +441,17 @@ impl Peer for PsrpClient {
     }
 
     fn next_deadline(&self) -> Option<Duration> {
-        if self.phase == Phase::Closing {
+        if self.phase == Phase::Done {
+            return None;
+        }
+        let close = if self.phase == Phase::Closing {
             self.deadline
         } else {
             None
+        };
+        match (self.awaiting_ack, close) {
+            (Some(a), Some(c)) => Some(a.min(c)),
+            (a, c) => a.or(c),
         }
     }
 

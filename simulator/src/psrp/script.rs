@@ -93,6 +93,8 @@ pub struct ClientScript {
     pub exchange_key: bool,
     /// RSA key size for the exchange.
     pub rsa_bits: usize,
+    /// OutOfProc: send the next `<Data>` line only after the server's `<DataAck>`, as PowerShell does.
+    pub wait_data_ack: bool,
 }
 
 impl Default for ClientScript {
@@ -107,6 +109,7 @@ impl Default for ClientScript {
             max_runspaces: 1,
             exchange_key: false,
             rsa_bits: 2048,
+            wait_data_ack: true,
         }
     }
 }
