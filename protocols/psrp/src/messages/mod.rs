@@ -53,9 +53,10 @@ macro_rules! registry {
         }
 
         /// The JSON schema of a message type's typed fields.
-        fn body_schema(gen: &mut schemars::gen::SchemaGenerator, t: MessageType) -> Option<schemars::schema::Schema> {
+        /// The JSON schema (an object schema with `properties`) of a message type's typed fields.
+        fn body_schema(gen: &mut schemars::gen::SchemaGenerator, t: MessageType) -> Option<Value> {
             match t {
-                $(MessageType::$ty => Some(gen.subschema_for::<$body>()),)*
+                $(MessageType::$ty => serde_json::to_value(gen.root_schema_for::<$body>().schema).ok(),)*
                 _ => None,
             }
         }
@@ -323,19 +324,32 @@ fn put_header(fields: &mut Map<String, Value>, m: &Message, bom: bool) {
 /// JSON schema of the structured form: one externally tagged variant per message name.
 pub fn schema() -> Value {
     let mut gen = schemars::gen::SchemaSettings::draft07().into_generator();
-    let envelope = serde_json::to_value(gen.subschema_for::<Envelope>()).unwrap_or(Value::Null);
+    let envelope = serde_json::to_value(gen.root_schema_for::<Envelope>().schema).unwrap_or(Value::Null);
+    let props = |v: &Value| {
+        v.get("properties")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let envelope_props = props(&envelope);
+    // One closed object per message: the envelope's properties merged with the body's, so
+    // `additionalProperties: false` holds for the union (an `allOf` of two closed schemas would not).
+    let object = |description: &str, extra: Map<String, Value>| {
+        let mut p = envelope_props.clone();
+        p.extend(extra);
+        serde_json::json!({ "description": description, "type": "object", "properties": p, "additionalProperties": false })
+    };
     let mut variants = Vec::new();
     for (t, name, _, spec) in MessageType::ALL {
-        let body = body_schema(&mut gen, *t).map(|s| serde_json::to_value(s).unwrap_or(Value::Null));
-        let fields = serde_json::json!({ "description": spec, "allOf": [envelope, body.unwrap_or(Value::Bool(true))] });
+        let body = body_schema(&mut gen, *t).map(|b| props(&b)).unwrap_or_default();
         variants.push(
             serde_json::json!({ "type": "object", "required": [name], "additionalProperties": false,
-            "properties": { *name: fields } }),
+            "properties": { *name: object(spec, body) } }),
         );
     }
     variants.push(
         serde_json::json!({ "type": "object", "required": [UNKNOWN], "additionalProperties": false,
-        "properties": { UNKNOWN: envelope } }),
+        "properties": { UNKNOWN: object("MS-PSRP §2.2.1: a MessageType no table defines", Map::new()) } }),
     );
     for name in crate::outofproc::CONTROL_NAMES {
         variants.push(

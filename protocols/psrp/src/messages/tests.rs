@@ -113,4 +113,16 @@ fn schema_has_a_variant_per_message() {
     let s = schema();
     let n = s["oneOf"].as_array().unwrap().len();
     assert_eq!(n, MessageType::ALL.len() + 1 + 7);
+    // Each message's fields are one closed object: envelope and typed fields side by side.
+    let cap = &s["oneOf"][0]["properties"]["session-capability"];
+    assert_eq!(cap["additionalProperties"], json!(false));
+    for key in ["rpid", "pid", "objectId", "data", "protocolVersion", "psVersion"] {
+        assert!(cap["properties"].get(key).is_some(), "no {key}");
+    }
+    // Every $ref resolves to a definition.
+    let text = s.to_string();
+    for part in text.split("\"$ref\":\"#/definitions/").skip(1) {
+        let name = part.split('"').next().unwrap();
+        assert!(s["definitions"].get(name).is_some(), "dangling $ref {name}");
+    }
 }
