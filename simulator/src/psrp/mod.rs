@@ -1,8 +1,20 @@
 //! PSRP mock peers: a server (RunspacePool with scripted pipelines) and a client, over OutOfProc
 //! lines (`framing=outofproc`, default) or raw fragments (`framing=fragments`).
 //!
-//! Params (beside the codec's `framing`, `max-fragment-size`, `rpid`, `object-id`, `bom`): none yet.
-//! Scripts: [`script::ServerScript`] and [`script::ClientScript`] (YAML).
+//! Params: the codec's (`framing`, `max-fragment-size`, `rpid`, `object-id`, `bom`, `blob-limit`).
+//! Scripts (YAML, `PeerConfig::script`):
+//! - server ([`script::ServerScript`]): `steps` run for every CREATE_PIPELINE (`output`, `error`,
+//!   `debug`, `verbose`, `warning`, `progress`, `information`, `host-call`, `secure-output`), final
+//!   `state` (completed | failed | stopped), `echo-input`, `commands` for GET_COMMAND_METADATA,
+//!   `max-runspaces-cap`;
+//! - client ([`script::ClientScript`]): `commands`, `input`, `host-responses` by method name,
+//!   `expect-state`, `expect-outputs`, `connect`, `max-runspaces`, `exchange-key`, `rsa-bits`,
+//!   `wait-data-ack`.
+//!
+//! The server enforces the pool and pipeline rules of §3.2.5 (wrong-state messages break the pool),
+//! answers OutOfProc Command/Signal/Close with their acks and acknowledges every Data line; Data for a
+//! pipeline never announced with `<Command>` is acknowledged and dropped, as PowerShell does. WSMan
+//! disconnect/reconnect has no OutOfProc equivalent; CONNECT_RUNSPACEPOOL is supported.
 
 pub mod client;
 pub mod crypto;

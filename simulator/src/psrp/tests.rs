@@ -460,3 +460,40 @@ fn every_profile_completes(
     let (ok, summary) = r.finished.clone().unwrap();
     assert!(ok, "{profile}: {summary}");
 }
+
+#[rstest::rstest]
+fn garbage_never_panics_either_peer(
+    #[values(Role::Server, Role::Client)] role: Role,
+    #[values("outofproc", "fragments")] framing: &str,
+) {
+    // Real bytes from a normal run, mutated.
+    let normal = run(
+        &config(Role::Server, framing, None, None, None),
+        &config(Role::Client, framing, None, None, None),
+    );
+    let sent = match role {
+        Role::Server => &normal.client_sent,
+        Role::Client => &normal.server_sent,
+    };
+    let stream: Vec<u8> = sent.iter().flat_map(|(_, b)| b.clone()).collect();
+    let mut seed: u64 = 99;
+    let mut next = || {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize
+    };
+    for _ in 0..300 {
+        let mut m = stream.clone();
+        for _ in 0..(1 + next() % 3) {
+            let i = next() % m.len();
+            m[i] = (next() & 0xFF) as u8;
+        }
+        let mut p = new_peer(&config(role, framing, None, None, None)).unwrap();
+        let _ = p.start(Duration::ZERO);
+        for chunk in m.chunks(1 + next() % 200) {
+            let _ = p.input(Duration::ZERO, chunk);
+        }
+        let _ = p.peer_closed(Duration::ZERO);
+    }
+}
