@@ -10,6 +10,7 @@
 //! - `invalid`: decoding fails with an error mentioning `error`.
 #![forbid(unsafe_code)]
 
+pub mod export;
 use peercheck_wire::hexparse::parse_hex;
 use peercheck_wire::session::{Decoded, ProtocolDef, Role, SessionOptions};
 use serde::{Deserialize, Serialize};
@@ -102,12 +103,19 @@ impl Vector {
         match self.direction.as_str() {
             "to-server" => Ok(Role::Client),
             "to-client" => Ok(Role::Server),
-            d => Err(format!("{}: direction `{d}` is not to-server or to-client", self.id)),
+            d => Err(format!(
+                "{}: direction `{d}` is not to-server or to-client",
+                self.id
+            )),
         }
     }
 
     fn options(&self, role: Role) -> SessionOptions {
-        SessionOptions { local_role: Some(role), profile: self.profile.clone(), params: self.params.clone() }
+        SessionOptions {
+            local_role: Some(role),
+            profile: self.profile.clone(),
+            params: self.params.clone(),
+        }
     }
 
     /// Decode `bytes` as the receiver: the messages, then the first error (from decoding or at end).
@@ -128,7 +136,10 @@ impl Vector {
 
     pub fn encode(&self) -> Result<Vec<u8>, String> {
         let proto = protocol_of(&self.id)?;
-        let msg = self.message.as_ref().ok_or_else(|| format!("{}: no message to encode", self.id))?;
+        let msg = self
+            .message
+            .as_ref()
+            .ok_or_else(|| format!("{}: no message to encode", self.id))?;
         let mut s = proto.new_session(&self.options(self.sender()?))?;
         s.encode(msg).map_err(|e| format!("{}: encode: {e}", self.id))
     }
@@ -141,7 +152,12 @@ impl Vector {
             GoldenVerdict::Invalid => {
                 let want = self.error.as_deref().unwrap_or("");
                 match err {
-                    None => return Err(format!("{}: invalid vector decoded without error: {msgs:?}", self.id)),
+                    None => {
+                        return Err(format!(
+                            "{}: invalid vector decoded without error: {msgs:?}",
+                            self.id
+                        ))
+                    }
                     Some(e) if !e.contains(want) => {
                         return Err(format!("{}: error `{e}` does not mention `{want}`", self.id))
                     }
@@ -153,7 +169,11 @@ impl Vector {
                     return Err(format!("{}: decode failed: {e}", self.id));
                 }
                 let [m] = msgs.as_slice() else {
-                    return Err(format!("{}: expected one message, decoded {}", self.id, msgs.len()));
+                    return Err(format!(
+                        "{}: expected one message, decoded {}",
+                        self.id,
+                        msgs.len()
+                    ));
                 };
                 if let Some(expected) = &self.message {
                     let (name, fields) = expected
@@ -166,7 +186,11 @@ impl Vector {
                     let mut diffs = Vec::new();
                     contains(fields, &m.fields, &m.name, &mut diffs);
                     if !diffs.is_empty() {
-                        return Err(format!("{}: decoded fields differ: {}", self.id, diffs.join("; ")));
+                        return Err(format!(
+                            "{}: decoded fields differ: {}",
+                            self.id,
+                            diffs.join("; ")
+                        ));
                     }
                 }
                 if self.verdict == GoldenVerdict::Valid {
@@ -192,7 +216,11 @@ impl Vector {
             let prefix = bytes.get(..k).unwrap_or(&[]);
             let (msgs, err) = self.decode(prefix)?;
             if k > 0 && err.is_none() {
-                return Err(format!("{}: the {k}-byte prefix decoded cleanly ({} message(s))", self.id, msgs.len()));
+                return Err(format!(
+                    "{}: the {k}-byte prefix decoded cleanly ({} message(s))",
+                    self.id,
+                    msgs.len()
+                ));
             }
         }
         Ok(())
@@ -224,7 +252,12 @@ impl Vector {
 }
 
 /// Is every field of `expected` present and equal in `actual` (numbers compared by value)?
-pub fn contains(expected: &serde_json::Value, actual: &serde_json::Value, path: &str, diffs: &mut Vec<String>) {
+pub fn contains(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+    diffs: &mut Vec<String>,
+) {
     use serde_json::Value;
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {

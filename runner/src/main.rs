@@ -10,10 +10,11 @@ mod engine;
 mod expectations;
 mod matcher;
 mod protocols;
-mod requirements;
 mod report;
+mod requirements;
 mod scenario;
 mod select;
+pub mod tools;
 mod transport;
 mod verdict;
 

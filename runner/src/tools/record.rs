@@ -1,0 +1,377 @@
+//! The sans-IO half of `peercheck record`: bytes seen by the proxy in each direction go in,
+//! annotated log lines and scenario steps come out.
+//!
+//! Decoding uses the protocol's own sessions, one per direction, kept in step like the real
+//! peers: the session playing the server decodes what the client sends and *encodes* (mirrors)
+//! what the server sent, so state that one side learns from its own messages (Inedo encryption
+//! mode and IVs from the reply, negotiated versions) is known when the other side's bytes arrive.
+//!
+//! The side under test becomes `expect` steps, the other side `send` steps. Per-run values (NOW
+//! session ids, PSRP object ids / RPID / PID / call ids, Inedo IVs and session ids) that originate
+//! from the side under test become captures (`{ capture: sessionId_1 }`), and later messages that
+//! repeat them refer to the capture (`${sessionId_1}`); values the suite's side chose stay literal.
+
+use crate::scenario::model::{ExpectClose, Level, PeerRole, Scenario, Step};
+use crate::tools::redact;
+use peercheck_wire::session::{ProtocolDef, Role, SessionOptions, WireSession};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Field names that hold per-run values, per protocol.
+pub fn per_run_fields(protocol: &str) -> &'static [&'static str] {
+    match protocol {
+        "now" => &["sessionId", "requestId"],
+        "psrp" => &["rpid", "pid", "objectId", "ci", "psGuid"],
+        "inedo" => &["iv", "nextIv", "sessionId"],
+        _ => &[],
+    }
+}
+
+#[derive(Debug)]
+pub struct Recorder {
+    proto: &'static dyn ProtocolDef,
+    under_test: Role,
+    /// Plays the server: decodes the client's bytes, mirrors the server's messages.
+    at_server: Box<dyn WireSession>,
+    /// Plays the client: decodes the server's bytes, mirrors the client's messages.
+    at_client: Box<dyn WireSession>,
+    /// A direction whose decoding failed (its later bytes are recorded raw).
+    broken: BTreeMap<Role, String>,
+    steps: Vec<Step>,
+    /// Per-run values seen so far: the value and the capture naming it (`None`: the suite chose it).
+    values: Vec<(Value, Option<String>)>,
+    counters: BTreeMap<String, usize>,
+    suite_closed: bool,
+    under_test_closed: bool,
+    /// When the last suite-side message was seen, and the longest wait for an answer after one.
+    last_suite_at: Option<Duration>,
+    pub longest_wait: Duration,
+    mirror_warned: bool,
+    /// Messages recorded, per direction.
+    pub counts: BTreeMap<Role, usize>,
+}
+
+impl Recorder {
+    pub fn new(
+        proto: &'static dyn ProtocolDef,
+        profile: Option<&str>,
+        params: &BTreeMap<String, String>,
+        under_test: Role,
+    ) -> Result<Self, String> {
+        let session = |role: Role| {
+            proto.new_session(&SessionOptions {
+                local_role: Some(role),
+                profile: profile.map(str::to_owned),
+                params: params.clone(),
+            })
+        };
+        Ok(Self {
+            proto,
+            under_test,
+            at_server: session(Role::Server)?,
+            at_client: session(Role::Client)?,
+            broken: BTreeMap::new(),
+            steps: Vec::new(),
+            values: Vec::new(),
+            counters: BTreeMap::new(),
+            suite_closed: false,
+            under_test_closed: false,
+            last_suite_at: None,
+            longest_wait: Duration::ZERO,
+            mirror_warned: false,
+            counts: BTreeMap::new(),
+        })
+    }
+
+    fn label(&self, from: Role) -> String {
+        let tag = if from == self.under_test {
+            " (under test)"
+        } else {
+            ""
+        };
+        format!("{} -> {}{tag}", from.as_str(), from.other().as_str())
+    }
+
+    /// Bytes `from` sent, at time `at` since the connection started: the log lines (one per message).
+    pub fn push(&mut self, from: Role, bytes: &[u8], at: Duration) -> Vec<String> {
+        let mut log = Vec::new();
+        let stamp = format!("[{:>8.3}s]", at.as_secs_f64());
+        if self.broken.contains_key(&from) {
+            log.push(format!(
+                "{stamp} {}  {} raw byte(s) after a decode error",
+                self.label(from),
+                bytes.len()
+            ));
+            if from != self.under_test {
+                self.steps.push(Step {
+                    send_hex: Some(hex::encode(bytes)),
+                    ..Step::default()
+                });
+            }
+            return log;
+        }
+        let (decoder, mirror) = match from {
+            Role::Client => (&mut self.at_server, &mut self.at_client),
+            Role::Server => (&mut self.at_client, &mut self.at_server),
+        };
+        decoder.push_received(bytes);
+        let mut decoded = Vec::new();
+        loop {
+            match decoder.next_received() {
+                Ok(Some(m)) => {
+                    let msg = crate::tools::proto::structured(&m.name, &m.fields);
+                    if let Err(e) = mirror.encode(&msg) {
+                        if !self.mirror_warned {
+                            log.push(format!("{stamp} note: cannot mirror {} into the other side's session ({e}); later decoding may drift", m.name));
+                            self.mirror_warned = true;
+                        }
+                    }
+                    decoded.push(m);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    log.push(format!("{stamp} {}  DECODE ERROR: {e}", self.label(from)));
+                    self.broken.insert(from, e.to_string());
+                    break;
+                }
+            }
+        }
+        // Bytes the sessions would write by themselves (acks, TLS) are the real peers' business.
+        while self.at_server.poll_transmit().is_some() {}
+        while self.at_client.poll_transmit().is_some() {}
+        for m in decoded {
+            let skipped = self.proto.ignorable().contains(&m.name.as_str());
+            log.push(format!(
+                "{stamp} {}  {} ({} bytes){} {}",
+                self.label(from),
+                m.name,
+                m.bytes.len(),
+                if skipped {
+                    " [keep-alive, not recorded]"
+                } else {
+                    ""
+                },
+                short(&redact::redact(&m.fields))
+            ));
+            if !skipped {
+                self.record(from, &m.name, &m.fields, at);
+            }
+        }
+        log
+    }
+
+    fn record(&mut self, from: Role, name: &str, fields: &Value, at: Duration) {
+        *self.counts.entry(from).or_default() += 1;
+        let from_under_test = from == self.under_test;
+        let fields = self.templatize(fields, from_under_test, None);
+        let msg = crate::tools::proto::structured(name, &fields);
+        if from_under_test {
+            if let Some(t) = self.last_suite_at.take() {
+                self.longest_wait = self.longest_wait.max(at.saturating_sub(t));
+            }
+            self.steps.push(Step {
+                expect: Some(msg),
+                ..Step::default()
+            });
+        } else {
+            self.last_suite_at = Some(at);
+            self.steps.push(Step {
+                send: Some(msg),
+                ..Step::default()
+            });
+        }
+    }
+
+    /// Replace per-run values: captures where the side under test originates them, references
+    /// where a value was captured before.
+    fn templatize(&mut self, v: &Value, from_under_test: bool, key: Option<&str>) -> Value {
+        match v {
+            Value::Object(m) => Value::Object(
+                m.iter()
+                    .map(|(k, x)| (k.clone(), self.templatize(x, from_under_test, Some(k))))
+                    .collect(),
+            ),
+            Value::Array(a) => Value::Array(
+                a.iter()
+                    .map(|x| self.templatize(x, from_under_test, key))
+                    .collect(),
+            ),
+            scalar => {
+                let per_run = key.is_some_and(|k| per_run_fields(self.proto.name()).contains(&k));
+                if !per_run || trivial(scalar) {
+                    return scalar.clone();
+                }
+                if let Some((_, var)) = self.values.iter().find(|(x, _)| same(x, scalar)) {
+                    return match var {
+                        Some(var) => Value::String(format!("${{{var}}}")),
+                        None => scalar.clone(),
+                    };
+                }
+                if !from_under_test {
+                    self.values.push((scalar.clone(), None));
+                    return scalar.clone();
+                }
+                let base = key.unwrap_or("value").to_owned();
+                let n = self.counters.entry(base.clone()).or_default();
+                *n += 1;
+                let var = format!("{base}_{n}");
+                self.values.push((scalar.clone(), Some(var.clone())));
+                serde_json::json!({ "capture": var })
+            }
+        }
+    }
+
+    /// `by` closed its side of the connection.
+    pub fn closed(&mut self, by: Role) {
+        if by == self.under_test {
+            if !self.suite_closed && !self.under_test_closed {
+                self.steps.push(Step {
+                    expect_close: Some(ExpectClose::default()),
+                    ..Step::default()
+                });
+            }
+            self.under_test_closed = true;
+        } else {
+            self.suite_closed = true;
+        }
+    }
+
+    /// The recorded scenario.
+    pub fn scenario(
+        &self,
+        id: &str,
+        profile: &str,
+        params: BTreeMap<String, String>,
+        origin: &str,
+    ) -> Scenario {
+        let timeout = (self.longest_wait * 2).max(Duration::from_secs(5));
+        Scenario {
+            id: id.to_owned(),
+            title: format!(
+                "Recorded exchange: the {} answers as it did when recorded ({origin})",
+                self.under_test.as_str()
+            ),
+            spec: "recorded by peercheck record".into(),
+            requirement: "The implementation answers the recorded requests as it did when they were recorded"
+                .into(),
+            level: Level::Must,
+            protocol: self.proto.name().to_owned(),
+            profiles: vec![profile.to_owned()],
+            peer: match self.under_test {
+                Role::Server => PeerRole::Server,
+                Role::Client => PeerRole::Client,
+            },
+            errata: Vec::new(),
+            covers: Vec::new(),
+            tags: vec!["recorded".into()],
+            params,
+            timeout: (timeout > Duration::from_secs(5)).then(|| format!("{}s", timeout.as_secs() + 1)),
+            ignore: Vec::new(),
+            steps: self.steps.clone(),
+        }
+    }
+
+    pub fn decode_errors(&self) -> Vec<String> {
+        self.broken
+            .iter()
+            .map(|(r, e)| format!("{} -> {}: {e}", r.as_str(), r.other().as_str()))
+            .collect()
+    }
+}
+
+/// Zero, empty and nil values identify nothing: they stay literal.
+fn trivial(v: &Value) -> bool {
+    match v {
+        Value::Null | Value::Bool(_) => true,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty() || s.chars().all(|c| c == '0' || c == '-'),
+        _ => false,
+    }
+}
+
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::String(x), Value::String(y)) => x.eq_ignore_ascii_case(y),
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
+fn short(v: &Value) -> String {
+    let s = v.to_string();
+    if s.chars().count() > 240 {
+        format!("{}…", s.chars().take(240).collect::<String>())
+    } else {
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> &'static dyn ProtocolDef {
+        crate::protocols::get("now").unwrap()
+    }
+
+    fn bytes_of(role: Role, msg: Value) -> Vec<u8> {
+        let mut s = crate::tools::proto::session(now(), role, None, &BTreeMap::new()).unwrap();
+        s.encode(&msg).unwrap()
+    }
+
+    #[test]
+    fn the_server_under_test_gets_expects_with_the_clients_literal_session_id() {
+        let mut r = Recorder::new(now(), None, &BTreeMap::new(), Role::Server).unwrap();
+        r.push(
+            Role::Client,
+            &bytes_of(
+                Role::Client,
+                json!({ "exec.run": { "sessionId": 7, "command": "x" } }),
+            ),
+            Duration::ZERO,
+        );
+        r.push(
+            Role::Server,
+            &bytes_of(Role::Server, json!({ "exec.started": { "sessionId": 7 } })),
+            Duration::ZERO,
+        );
+        let s = r.scenario("now.recorded.x", "now-1.6", BTreeMap::new(), "test");
+        assert_eq!(s.steps[0].send.as_ref().unwrap()["exec.run"]["sessionId"], 7);
+        assert_eq!(
+            s.steps[1].expect.as_ref().unwrap()["exec.started"]["sessionId"],
+            7
+        );
+    }
+
+    #[test]
+    fn the_client_under_test_gets_captures_and_references() {
+        let mut r = Recorder::new(now(), None, &BTreeMap::new(), Role::Client).unwrap();
+        r.push(
+            Role::Client,
+            &bytes_of(
+                Role::Client,
+                json!({ "exec.run": { "sessionId": 7, "command": "x" } }),
+            ),
+            Duration::ZERO,
+        );
+        r.push(
+            Role::Server,
+            &bytes_of(Role::Server, json!({ "exec.started": { "sessionId": 7 } })),
+            Duration::ZERO,
+        );
+        r.closed(Role::Client);
+        let s = r.scenario("now.recorded.x", "now-1.6", BTreeMap::new(), "test");
+        assert_eq!(
+            s.steps[0].expect.as_ref().unwrap()["exec.run"]["sessionId"],
+            json!({ "capture": "sessionId_1" })
+        );
+        assert_eq!(
+            s.steps[1].send.as_ref().unwrap()["exec.started"]["sessionId"],
+            "${sessionId_1}"
+        );
+        assert!(s.steps[2].expect_close.is_some());
+    }
+}

@@ -1,0 +1,136 @@
+//! Transport flags shared by `replay` and `shrink` (the same meaning as in `peercheck run`), and
+//! running one loaded scenario through `commands::run::execute`.
+
+use crate::cli::Builtin;
+use crate::commands::chosen_profiles;
+use crate::commands::run::{execute, ExecPlan};
+use crate::engine::Timing;
+use crate::report::ScenarioResult;
+use crate::scenario::{self, LoadedScenario};
+use crate::transport::Target;
+use std::path::Path;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct TargetArgs {
+    /// The implementation is a server here: tcp://HOST:PORT.
+    #[arg(long, conflicts_with_all = ["listen", "builtin"])]
+    pub target: Option<String>,
+    /// The implementation is a client: listen here (tcp://127.0.0.1:0) and launch --exec with {addr}.
+    #[arg(long, requires = "exec", conflicts_with = "builtin")]
+    pub listen: Option<String>,
+    /// stdio mode: spawn this and speak on its stdin/stdout ({protocol}, {role}, {profile}, {id}).
+    #[arg(long, conflicts_with = "builtin")]
+    pub exec: Option<String>,
+    /// The built-in simulator over tcp (the default when no other transport is given) or stdio.
+    #[arg(long, value_enum)]
+    pub builtin: Option<Builtin>,
+    /// With the built-in simulator: make it exhibit this misbehaviour.
+    #[arg(long)]
+    pub misbehave: Option<String>,
+    /// Profile per protocol (repeatable), e.g. now-1.3. Default: each protocol's first.
+    #[arg(long)]
+    pub profile: Vec<String>,
+    /// Session parameter `key=value` or `protocol:key=value` (repeatable).
+    #[arg(long)]
+    pub param: Vec<String>,
+    /// PSRP framing on a byte stream: outofproc (default) or fragments.
+    #[arg(long, value_parser = ["outofproc", "fragments"])]
+    pub framing: Option<String>,
+    /// Multiply every timeout.
+    #[arg(long, default_value_t = 1.0)]
+    pub timeout_scale: f64,
+}
+
+impl TargetArgs {
+    pub fn target(&self) -> Result<Target, String> {
+        if let Some(t) = &self.target {
+            let addr = t
+                .strip_prefix("tcp://")
+                .ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
+            return Ok(Target::Connect(addr.to_owned()));
+        }
+        if let Some(l) = &self.listen {
+            let addr = l
+                .strip_prefix("tcp://")
+                .ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
+            let exec = self
+                .exec
+                .clone()
+                .ok_or("--listen needs --exec 'client command {addr}'")?;
+            return Ok(Target::Listen {
+                addr: addr.to_owned(),
+                exec,
+            });
+        }
+        if let Some(e) = &self.exec {
+            if self.misbehave.is_some() {
+                return Err("--misbehave applies to the built-in simulator only".into());
+            }
+            return Ok(Target::Exec(e.clone()));
+        }
+        Ok(match self.builtin.unwrap_or(Builtin::Tcp) {
+            Builtin::Tcp => Target::BuiltinTcp {
+                misbehave: self.misbehave.clone(),
+            },
+            Builtin::Stdio => Target::BuiltinStdio {
+                misbehave: self.misbehave.clone(),
+            },
+        })
+    }
+
+    /// The execution plan for one scenario at a time.
+    pub fn plan(&self, seed: u64) -> Result<ExecPlan, String> {
+        Ok(ExecPlan {
+            target: Arc::new(self.target()?),
+            profiles: chosen_profiles(&self.profile)?,
+            params: self.param.clone(),
+            framing: self.framing.clone(),
+            timing: Timing {
+                scale: self.timeout_scale,
+                disabled: false,
+            },
+            seed,
+            jobs: 1,
+        })
+    }
+}
+
+/// Load one scenario file (includes expanded) and run the load-time checks.
+pub fn load_one(path: &Path) -> Result<LoadedScenario, String> {
+    if !path.is_file() {
+        return Err(format!("{} is not a scenario file", path.display()));
+    }
+    let (mut found, errs) = scenario::load_dir(path);
+    if let Some(e) = errs.first() {
+        return Err(e.to_string());
+    }
+    let s = found
+        .pop()
+        .ok_or_else(|| format!("{}: no scenario", path.display()))?;
+    if let Some(e) = scenario::check::check_all(std::slice::from_ref(&s)).first() {
+        return Err(e.to_string());
+    }
+    Ok(s)
+}
+
+/// Run one scenario once.
+pub async fn run_once(s: &LoadedScenario, plan: &ExecPlan) -> Result<ScenarioResult, String> {
+    let (mut results, _, interrupted) = execute(vec![s.clone()], plan, |_| {}).await?;
+    if interrupted {
+        return Err("interrupted".into());
+    }
+    results
+        .pop()
+        .ok_or_else(|| "the scenario produced no result".into())
+}
+
+/// A seed from the clock when none is given.
+pub fn seed_or_clock(seed: Option<u64>) -> u64 {
+    seed.unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1)
+    })
+}

@@ -1,0 +1,706 @@
+//! Integration tests of the tool commands (`encode`, `golden export|verify|shim`, `record`,
+//! `replay`, `diff`, `shrink`): the real `peercheck` binary, real sockets and child processes,
+//! the built-in simulator as the implementation. Every wait is bounded.
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::expect_used
+)]
+
+use peercheck_golden::export::Export;
+use peercheck_golden::{protocol_of, GoldenVerdict};
+use peercheck_wire::session::{Role, SessionOptions};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_peercheck")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+}
+
+/// Run the binary with `args` (and `stdin`), killed after `secs`.
+fn run_in(args: &[&str], stdin: Option<&str>, secs: u64) -> Output {
+    let mut c = Command::new(bin())
+        .args(args)
+        .current_dir(repo())
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    let (mut out, mut err) = (c.stdout.take().unwrap(), c.stderr.take().unwrap());
+    let t_out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).ok();
+        v
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).ok();
+        v
+    });
+    let status = wait_for(&mut c, secs);
+    Output {
+        status,
+        stdout: t_out.join().unwrap(),
+        stderr: t_err.join().unwrap(),
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    run_in(args, None, 60)
+}
+
+fn wait_for(c: &mut Child, secs: u64) -> std::process::ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(s) = c.try_wait().unwrap() {
+            return s;
+        }
+        if Instant::now() > deadline {
+            c.kill().ok();
+            let _ = c.wait();
+            panic!("a peercheck process ran longer than {secs}s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A long-running peercheck process that prints `listening on ADDR` first; killed on drop.
+struct Listening {
+    child: Child,
+    addr: String,
+}
+
+impl Listening {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(bin())
+            .args(args)
+            .current_dir(repo())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("no address: {line}"))
+            .to_owned();
+        Self { child, addr }
+    }
+
+    /// Wait (bounded) for the process to end; its stderr.
+    fn finish(mut self, secs: u64) -> (std::process::ExitStatus, String) {
+        let status = wait_for(&mut self.child, secs);
+        let mut err = String::new();
+        self.child.stderr.take().unwrap().read_to_string(&mut err).ok();
+        (status, err)
+    }
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The first valid vector of each protocol (from golden/).
+fn first_valid_vectors() -> Vec<peercheck_golden::Vector> {
+    let mut out: Vec<peercheck_golden::Vector> = Vec::new();
+    for (_, v) in peercheck_golden::export::collect(None).unwrap() {
+        let p = v.id.split('.').next().unwrap().to_owned();
+        if v.verdict == GoldenVerdict::Valid
+            && v.message.is_some()
+            && !out.iter().any(|o| o.id.starts_with(&format!("{p}.")))
+        {
+            out.push(v);
+        }
+    }
+    assert_eq!(out.len(), 3, "one valid vector per protocol");
+    out
+}
+
+fn vector_args(v: &peercheck_golden::Vector) -> Vec<String> {
+    let proto = v.id.split('.').next().unwrap();
+    let mut a = vec![
+        "--protocol".to_owned(),
+        proto.to_owned(),
+        "--direction".into(),
+        v.direction.clone(),
+    ];
+    if let Some(p) = &v.profile {
+        a.extend(["--profile".into(), p.clone()]);
+    }
+    for (k, x) in &v.params {
+        a.extend(["--param".into(), format!("{k}={x}")]);
+    }
+    a
+}
+
+fn clean_hex(h: &str) -> String {
+    hex::encode(peercheck_wire::hexparse::parse_hex(h).unwrap())
+}
+
+#[test]
+fn encode_gives_the_golden_bytes_and_an_annotated_dump_for_each_protocol() {
+    for v in first_valid_vectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.yaml");
+        std::fs::write(&file, serde_yaml::to_string(v.message.as_ref().unwrap()).unwrap()).unwrap();
+        let mut args = vec!["encode".to_owned()];
+        args.extend(vector_args(&v));
+        args.extend(["--yaml".into(), file.display().to_string()]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&a);
+        assert!(o.status.success(), "{}: {}", v.id, text(&o));
+        assert_eq!(stdout(&o).trim(), clean_hex(&v.hex), "{}", v.id);
+
+        let mut a2 = a.clone();
+        a2.extend(["--format", "annotated"]);
+        let o = run(&a2);
+        assert!(o.status.success(), "{}: {}", v.id, text(&o));
+        let dump = stdout(&o);
+        assert!(dump.contains("00000000  "), "a hexdump: {dump}");
+        assert!(
+            dump.lines().filter(|l| l.contains(" = ")).count() >= 2,
+            "field lines: {dump}"
+        );
+    }
+}
+
+#[test]
+fn encode_reads_stdin_and_names_unknown_messages() {
+    let o = run_in(
+        &["encode", "--protocol", "now"],
+        Some("{ exec.abort: { sessionId: 0x1234, exitCode: 1 } }\n"),
+        30,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(stdout(&o).trim(), "08000000130100003412000001000000");
+    let o = run_in(&["encode", "--protocol", "now"], Some("{ exec.abrot: {} }\n"), 30);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("did you mean exec.abort"), "{}", text(&o));
+}
+
+#[test]
+fn decode_then_encode_round_trips_every_valid_golden_vector() {
+    let mut failures = Vec::new();
+    let mut count = 0;
+    for (_, v) in peercheck_golden::export::collect(None).unwrap() {
+        if v.verdict != GoldenVerdict::Valid {
+            continue;
+        }
+        count += 1;
+        let mut args = vec!["decode".to_owned()];
+        args.extend(vector_args(&v));
+        if v.id.starts_with("psrp.") && !v.params.contains_key("framing") {
+            args.extend(["--param".into(), "framing=outofproc".into()]);
+        }
+        args.extend(["--hex".into(), v.hex.clone()]);
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run(&a);
+        assert!(o.status.success(), "{}: {}", v.id, text(&o));
+        let d: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+        let msg = serde_json::json!({ d["name"].as_str().unwrap(): d["fields"] });
+        let mut args = vec!["encode".to_owned()];
+        args.extend(vector_args(&v));
+        if v.id.starts_with("psrp.") && !v.params.contains_key("framing") {
+            args.extend(["--param".into(), "framing=outofproc".into()]);
+        }
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = run_in(&a, Some(&msg.to_string()), 30);
+        if !o.status.success() {
+            failures.push(format!("{}: encode failed: {}", v.id, text(&o).trim()));
+        } else if stdout(&o).trim() != clean_hex(&v.hex) {
+            failures.push(format!(
+                "{}: re-encoded to {} (golden {})",
+                v.id,
+                stdout(&o).trim(),
+                clean_hex(&v.hex)
+            ));
+        }
+    }
+    assert!(count > 50, "only {count} valid vectors");
+    assert!(
+        failures.is_empty(),
+        "{} of {count} do not round-trip:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+fn exported(dir: &Path) -> Export {
+    let out = dir.join("v.json");
+    let o = run(&[
+        "golden",
+        "export",
+        "--format",
+        "json",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap()
+}
+
+#[test]
+fn golden_export_json_round_trips_through_the_codecs() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = exported(dir.path());
+    assert_eq!(e.schema, "peercheck-golden-vectors");
+    assert_eq!(e.schema_version, 1);
+    assert!(e.generator.starts_with("peercheck "));
+    let tests: Vec<_> = e.test_groups.iter().flat_map(|g| g.tests.iter()).collect();
+    assert_eq!(tests.len(), e.number_of_tests);
+    assert_eq!(
+        e.counts.valid + e.counts.invalid + e.counts.acceptable,
+        e.number_of_tests
+    );
+    assert!(e.counts.invalid > 0 && e.counts.acceptable > 0);
+    for p in ["now", "psrp", "inedo"] {
+        assert!(e.test_groups.iter().any(|g| g.protocol == p), "no {p} group");
+    }
+    assert!(tests
+        .iter()
+        .any(|t| t.errata.contains(&"NOW-8".to_owned()) && t.flags.contains(&"errata-now-8".to_owned())));
+    for t in tests {
+        let proto = protocol_of(&t.id).unwrap();
+        let bytes = hex::decode(&t.hex).unwrap();
+        let sender = if t.direction == "to-server" {
+            Role::Client
+        } else {
+            Role::Server
+        };
+        let opts = |role| SessionOptions {
+            local_role: Some(role),
+            profile: Some(t.profile.clone()),
+            params: t.params.clone(),
+        };
+        let mut rx = proto.new_session(&opts(sender.other())).unwrap();
+        rx.push_received(&bytes);
+        let got = rx.next_received();
+        match t.verdict {
+            GoldenVerdict::Invalid => {
+                let rejected = got.is_err() || rx.next_received().is_err() || rx.finish().is_err();
+                assert!(rejected, "{}: invalid vector accepted", t.id);
+            }
+            _ => {
+                let m = got
+                    .unwrap_or_else(|e| panic!("{}: {e}", t.id))
+                    .unwrap_or_else(|| panic!("{}: no message", t.id));
+                assert_eq!(Some(&m.name), t.name.as_ref(), "{}", t.id);
+                let mut diffs = Vec::new();
+                peercheck_golden::contains(t.fields.as_ref().unwrap(), &m.fields, &m.name, &mut diffs);
+                assert!(diffs.is_empty(), "{}: {diffs:?}", t.id);
+                if t.verdict == GoldenVerdict::Valid {
+                    let mut tx = proto.new_session(&opts(sender)).unwrap();
+                    let msg = serde_json::json!({ t.name.clone().unwrap(): t.fields.clone().unwrap() });
+                    assert_eq!(hex::encode(tx.encode(&msg).unwrap()), t.hex, "{}", t.id);
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn golden_export_hex_dir_has_one_hex_and_one_json_per_vector() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("vectors");
+    let o = run(&[
+        "golden",
+        "export",
+        "--protocol",
+        "now",
+        "--format",
+        "hex-dir",
+        "-o",
+        &out.display().to_string(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let index: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("index.json")).unwrap()).unwrap();
+    let mut n = 0;
+    for g in index["testGroups"].as_array().unwrap() {
+        assert_eq!(g["protocol"], "now");
+        for id in g["tests"].as_array().unwrap() {
+            let id = id.as_str().unwrap();
+            let hexfile = std::fs::read_to_string(out.join(format!("{id}.hex"))).unwrap();
+            let json: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(out.join(format!("{id}.json"))).unwrap())
+                    .unwrap();
+            assert_eq!(hexfile.trim(), json["hex"].as_str().unwrap());
+            assert_eq!(json["id"], id);
+            n += 1;
+        }
+    }
+    assert_eq!(n, index["numberOfTests"].as_u64().unwrap() as usize);
+    assert!(n > 20);
+}
+
+#[test]
+fn golden_export_yaml_parses() {
+    let o = run(&["golden", "export", "--protocol", "inedo", "--format", "yaml"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v: serde_json::Value = serde_yaml::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["schema"], "peercheck-golden-vectors");
+    assert!(v["testGroups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|g| g["protocol"] == "inedo"));
+}
+
+#[test]
+fn golden_verify_passes_the_reference_shim() {
+    let shim = format!("'{}' golden shim", bin());
+    let o = run_in(&["golden", "verify", "--exec", &shim], None, 120);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains(" 0 disagree"), "{}", text(&o));
+}
+
+/// A shim that wraps the reference one and gets session ids wrong by one.
+const WRONG_SHIM: &str = r#"
+import json, subprocess, sys
+ref = subprocess.Popen(sys.argv[1:], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+for line in sys.stdin:
+    ref.stdin.write(line); ref.stdin.flush()
+    answer = json.loads(ref.stdout.readline())
+    fields = answer.get("fields")
+    if isinstance(fields, dict) and isinstance(fields.get("sessionId"), int):
+        fields["sessionId"] += 1
+    print(json.dumps(answer), flush=True)
+"#;
+
+#[test]
+fn golden_verify_reports_a_wrong_shim_field_by_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("wrong_shim.py");
+    std::fs::write(&script, WRONG_SHIM).unwrap();
+    let shim = format!("python3 '{}' '{}' golden shim", script.display(), bin());
+    let o = run_in(
+        &["golden", "verify", "--protocol", "now", "--exec", &shim],
+        None,
+        120,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("DISAGREE now.exec.abort [valid]"), "{out}");
+    assert!(
+        out.contains("exec.abort.sessionId: expected 4660, got 4661"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("DISAGREE now.channel.capset"),
+        "capsets have no session id: {out}"
+    );
+}
+
+fn steps_of(yaml: &str) -> Vec<String> {
+    yaml.lines()
+        .filter(|l| l.starts_with("  - "))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Record NOW between the simulator's client and server; the scenario passes against the correct
+/// server and fails at the exec.started expect against one that ignores session ids.
+#[test]
+fn record_a_now_exchange_then_replay_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case.yaml");
+    let server = Listening::start(&[
+        "simulate",
+        "--protocol",
+        "now",
+        "--role",
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let recorder = Listening::start(&[
+        "record",
+        "--protocol",
+        "now",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &server.addr,
+        "-o",
+        &case.display().to_string(),
+        "--idle-timeout",
+        "10",
+    ]);
+    let client = run_in(
+        &[
+            "simulate",
+            "--protocol",
+            "now",
+            "--role",
+            "client",
+            "--connect",
+            &recorder.addr,
+        ],
+        None,
+        30,
+    );
+    assert!(client.status.success(), "{}", text(&client));
+    let (status, log) = recorder.finish(30);
+    assert!(status.success(), "{log}");
+    assert!(
+        log.contains("client -> server  exec.run"),
+        "one line per message: {log}"
+    );
+    assert!(
+        log.contains("server -> client (under test)  exec.started"),
+        "{log}"
+    );
+    let yaml = std::fs::read_to_string(&case).unwrap();
+    let steps = steps_of(&yaml);
+    assert!(
+        steps.iter().any(|s| s.starts_with("  - send: { \"exec.run\"")),
+        "{yaml}"
+    );
+    let started = steps
+        .iter()
+        .position(|s| s.starts_with("  - expect: { \"exec.started\""))
+        .unwrap_or_else(|| panic!("{yaml}"));
+    assert!(
+        !yaml.contains("channel.heartbeat"),
+        "keep-alives are not recorded: {yaml}"
+    );
+
+    let c = case.display().to_string();
+    let o = run(&["replay", &c, "--seed", "1"]);
+    assert!(
+        o.status.success(),
+        "the correct simulator passes: {}\n{yaml}",
+        text(&o)
+    );
+    let json = dir.path().join("r.json");
+    let o = run(&[
+        "replay",
+        &c,
+        "--seed",
+        "1",
+        "--misbehave",
+        "now-ignore-session-id",
+        "--json",
+        &json.display().to_string(),
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["verdict"], "fail");
+    assert_eq!(
+        r["step"],
+        started + 1,
+        "fails at the exec.started step: {}\n{yaml}",
+        text(&o)
+    );
+    assert!(
+        r["mismatches"][0]["path"]
+            .as_str()
+            .unwrap()
+            .ends_with("sessionId"),
+        "{r}"
+    );
+}
+
+/// With the client under test, the client's session id becomes a capture the server side reuses.
+#[test]
+fn record_with_the_client_under_test_captures_its_session_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("client.yaml");
+    let server = Listening::start(&[
+        "simulate",
+        "--protocol",
+        "now",
+        "--role",
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+    ]);
+    let recorder = Listening::start(&[
+        "record",
+        "--protocol",
+        "now",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &server.addr,
+        "--under-test",
+        "client",
+        "-o",
+        &case.display().to_string(),
+        "--idle-timeout",
+        "10",
+    ]);
+    let client = run_in(
+        &[
+            "simulate",
+            "--protocol",
+            "now",
+            "--role",
+            "client",
+            "--connect",
+            &recorder.addr,
+        ],
+        None,
+        30,
+    );
+    assert!(client.status.success(), "{}", text(&client));
+    let (status, log) = recorder.finish(30);
+    assert!(status.success(), "{log}");
+    let yaml = std::fs::read_to_string(&case).unwrap();
+    assert!(
+        yaml.contains(r#""exec.run": { "sessionId": { "capture": "sessionId_1" }"#),
+        "{yaml}"
+    );
+    assert!(yaml.contains(r#""sessionId": "${sessionId_1}""#), "{yaml}");
+    let client_cmd = format!(
+        "'{}' simulate --protocol now --role client --connect {{addr}}",
+        bin()
+    );
+    let o = run(&[
+        "replay",
+        &case.display().to_string(),
+        "--listen",
+        "tcp://127.0.0.1:0",
+        "--exec",
+        &client_cmd,
+        "--seed",
+        "3",
+    ]);
+    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+}
+
+#[test]
+fn replay_trace_prints_every_frame_with_time_and_fields() {
+    let o = run(&[
+        "replay",
+        "scenarios/now/exec/run-started-result.yaml",
+        "--trace",
+        "--seed",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("suite -> impl  channel.capset"), "{out}");
+    assert!(out.contains("impl -> suite  exec.started"), "{out}");
+    assert!(out.contains("header.msgSize = "), "annotated dumps: {out}");
+    assert!(out.contains(" s] "), "timestamps: {out}");
+    assert!(out.contains("PASS"), "{out}");
+}
+
+#[test]
+fn diff_shows_field_differences_between_two_implementations() {
+    let o = run(&[
+        "diff",
+        "scenarios",
+        "--filter",
+        "now.exec.run*",
+        "--exec",
+        "builtin",
+        "--exec",
+        "builtin:now-ignore-session-id",
+        "--seed",
+        "2",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("DIFFERS now.exec.run.started-then-result"), "{out}");
+    assert!(out.contains("verdict: A=pass B=fail"), "{out}");
+    assert!(
+        out.contains("exec.started.sessionId: A=7 B=0"),
+        "field by field: {out}"
+    );
+
+    let o = run(&[
+        "diff",
+        "scenarios",
+        "--filter",
+        "now.exec.run*",
+        "--exec",
+        "builtin",
+        "--target",
+        "builtin",
+        "--seed",
+        "2",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("same    now.exec.run.started-then-result"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn shrink_keeps_the_failure_with_fewer_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let min = dir.path().join("min.yaml");
+    let m = min.display().to_string();
+    let src = "scenarios/now/exec/run-started-result.yaml";
+    let o = run_in(
+        &[
+            "shrink",
+            src,
+            "--misbehave",
+            "now-ignore-session-id",
+            "--seed",
+            "9",
+            "-o",
+            &m,
+        ],
+        None,
+        180,
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let yaml = std::fs::read_to_string(&min).unwrap();
+    assert!(yaml.contains("--seed 9"), "{yaml}");
+    // The original has 6 steps once its prelude is expanded.
+    assert!(steps_of(&yaml).len() < 6, "{yaml}");
+    assert!(yaml.contains("exec.started"), "the failing expect stays: {yaml}");
+    let o = run(&[
+        "replay",
+        &m,
+        "--misbehave",
+        "now-ignore-session-id",
+        "--seed",
+        "9",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "still fails: {}\n{yaml}", text(&o));
+    // A passing scenario has nothing to shrink.
+    let o = run(&["shrink", src, "--seed", "9"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
