@@ -2,7 +2,7 @@
 //!
 //! Layers, bottom up: [`fragment`] and [`defragment`] (§2.2.4), [`header`] (§2.2.1), [`clixml`]
 //! (§2.2.5), [`messages`] (typed bodies, §2.2.2), [`outofproc`] (PowerShell's stdin/stdout framing),
-//! and [`session`], the [`WireSession`](peercheck_wire::WireSession) the runner and simulator use.
+//! and [`session`], the `WireSession` the runner and simulator use.
 //! Where shipped PowerShell differs from the spec text the ERRATA.md entry is cited.
 #![forbid(unsafe_code)]
 
