@@ -355,6 +355,10 @@ impl PsrpClient {
                 self.awaiting_ack = None;
                 self.pump(out);
             }
+            "oop.command" | "oop.signal" | "oop.close" => {
+                // PowerShell's client: IPCUnknownElementReceived.
+                return self.fail(out, format!("{} from the server", d.name));
+            }
             "unknown" => {
                 let t = int_of(f, "messageType").unwrap_or(0);
                 return self.fail(out, format!("unknown message type 0x{t:08X} from the server"));

@@ -353,6 +353,10 @@ impl PsrpServer {
                 self.announced.insert(g);
                 out.extend(self.t.control(Control::CommandAck, g));
             }
+            ("oop.signal", _) if guid_of(f, "psGuid").is_nil() => {
+                // PowerShell: IPCNoSignalForSession (a Signal targets a pipeline, never the pool).
+                self.broken(out, "Signal for the pool (IPCNoSignalForSession)");
+            }
             ("oop.signal", _) => {
                 let g = guid_of(f, "psGuid");
                 if let Some(p) = self.pipelines.get_mut(&g) {
@@ -387,10 +391,12 @@ impl PsrpServer {
                     self.pipelines.remove(&g);
                 }
             }
+            // PowerShell's server fails with IPCUnknownElementReceived on acks it never asked for.
             (name, _) if name.starts_with("oop.") => {
-                out.push(Output::Log(format!(
-                    "psrp server: unexpected {name} from the client, ignored"
-                )));
+                self.broken(
+                    out,
+                    &format!("{name} from the client (IPCUnknownElementReceived)"),
+                );
             }
             (name, state) => self.broken(out, &format!("{name} is not allowed in pool state {state:?}")),
         }

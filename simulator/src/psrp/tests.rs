@@ -497,3 +497,23 @@ fn garbage_never_panics_either_peer(
         let _ = p.peer_closed(Duration::ZERO);
     }
 }
+
+#[test]
+fn client_only_packets_from_the_wrong_side_break_the_pool() {
+    for m in [json!({ "oop.data-ack": {} }), json!({ "oop.signal": {} })] {
+        let mut d = Driver::new("outofproc");
+        d.open();
+        // The driver's session plays the client; encode the packet as raw text.
+        let name = m.as_object().unwrap().keys().next().unwrap().clone();
+        let element = match name.as_str() {
+            "oop.data-ack" => "DataAck",
+            _ => "Signal",
+        };
+        let line = format!("<{element} PSGuid='00000000-0000-0000-0000-000000000000' />\n");
+        let outs = d.peer.input(Duration::ZERO, line.as_bytes());
+        assert!(
+            outs.iter().any(|o| matches!(o, Output::Close { .. })),
+            "{name}: {outs:?}"
+        );
+    }
+}
