@@ -1,0 +1,3 @@
+//! Decode path `inedo_frames` (see fuzz/src/paths.rs): must never panic, whatever the bytes.
+#![no_main]
+libfuzzer_sys::fuzz_target!(|data: &[u8]| peercheck_fuzz::paths::inedo_frames(data));
