@@ -402,6 +402,80 @@ valid("records", "information-record", "information-record", "INFORMATION_RECORD
       {"messageData": {"S": "hello"}, "source": "Write-Information", "timeGenerated": "2024-01-02T03:04:05.0000000+00:00",
        "tags": ["PSHOST"], "user": "HOST\\user", "computer": "HOST", "processId": 100, "nativeThreadId": 200, "managedThreadId": 7}, pid=PID)
 
+# clixml family: one PIPELINE_OUTPUT per CLIXML form (§2.2.5.1 primitives, §2.2.5.2 complex objects)
+def out_vec(vid, desc, clixml, value, section, flags=None, extra=None):
+    valid("clixml", vid, "pipeline-output", desc, "to-client", clixml, {"value": value}, pid=PID,
+          extra_source=f"§{section}" + (f"; {extra}" if extra else ""), flags=flags)
+
+for vid, tag, text, value, section in [
+    ("string", "S", "text &amp; &lt;tags&gt;", {"S": "text & <tags>"}, "2.2.5.1.1"),
+    ("char", "C", "97", {"C": 97}, "2.2.5.1.2"),
+    ("bool", "B", "false", {"B": False}, "2.2.5.1.3"),
+    ("datetime", "DT", "2008-04-11T10:42:32.2731993-07:00", {"DT": "2008-04-11T10:42:32.2731993-07:00"}, "2.2.5.1.4"),
+    ("duration", "TS", "PT9.0269026S", {"TS": "PT9.0269026S"}, "2.2.5.1.5"),
+    ("unsigned-byte", "By", "254", {"By": 254}, "2.2.5.1.6"),
+    ("signed-byte", "SB", "-127", {"SB": -127}, "2.2.5.1.7"),
+    ("unsigned-short", "U16", "65535", {"U16": 65535}, "2.2.5.1.8"),
+    ("signed-short", "I16", "-32768", {"I16": -32768}, "2.2.5.1.9"),
+    ("unsigned-int", "U32", "4294967295", {"U32": 4294967295}, "2.2.5.1.10"),
+    ("signed-int", "I32", "-2147483648", {"I32": -2147483648}, "2.2.5.1.11"),
+    ("unsigned-long", "U64", "18446744073709551615", {"U64": 18446744073709551615}, "2.2.5.1.12"),
+    ("signed-long", "I64", "-9223372036854775808", {"I64": -9223372036854775808}, "2.2.5.1.13"),
+    ("float", "Sg", "12.34", {"Sg": "12.34"}, "2.2.5.1.14"),
+    ("double", "Db", "1.1E+40", {"Db": "1.1E+40"}, "2.2.5.1.15"),
+    ("decimal", "D", "12.34", {"D": "12.34"}, "2.2.5.1.16"),
+    ("byte-array", "BA", "AQIDBA==", {"BA": "01020304"}, "2.2.5.1.17"),
+    ("guid", "G", "792e5b37-4505-47ef-b7d2-8711bb7affa8", {"G": "792e5b37-4505-47ef-b7d2-8711bb7affa8"}, "2.2.5.1.18"),
+    ("uri", "URI", "http://www.microsoft.com/", {"URI": "http://www.microsoft.com/"}, "2.2.5.1.19"),
+    ("version", "Version", "6.0.6001.18000", {"Version": "6.0.6001.18000"}, "2.2.5.1.21"),
+    ("xml-document", "XD", "&lt;item&gt;x&lt;/item&gt;", {"XD": "<item>x</item>"}, "2.2.5.1.22"),
+    ("scriptblock", "SBK", "get-command -type cmdlet", {"SBK": "get-command -type cmdlet"}, "2.2.5.1.23"),
+    ("secure-string", "SS", "AQAAANCMnd8=", {"SS": "AQAAANCMnd8="}, "2.2.5.1.24"),
+]:
+    out_vec(f"primitive-{vid}", f"<{tag}> ({section})", f"<{tag}>{text}</{tag}>", value, section)
+out_vec("primitive-null", "<Nil /> (2.2.5.1.20)", "<Nil />", "Nil", "2.2.5.1.20")
+out_vec("string-escapes", "String with tab, NUL, DEL, a C1 control, `_x` and a non-BMP character: each escaped as _xHHHH_",
+        "<S>" + esc("a\tb\x00c\x7fd\x85e_xf\U0001F600") + "</S>", {"S": "a\tb\x00c\x7fd\x85e_xf\U0001F600"},
+        "2.2.5.1.1", flags=["errata-psrp-10"], extra="ERRATA PSRP-10")
+out_vec("progress-record-pr", "<PR> progress record with its child elements (2.2.5.1.25)",
+        "<PR><AV>Activity</AV><AI>0</AI><Nil /><PI>-1</PI><PC>-1</PC><T>Processing</T><SR>-1</SR><SD>Status</SD></PR>",
+        {"PR": [{"tag": t, "text": x} if x is not None else {"tag": t} for t, x in
+                [("AV", "Activity"), ("AI", "0"), ("Nil", None), ("PI", "-1"), ("PC", "-1"), ("T", "Processing"), ("SR", "-1"), ("SD", "Status")]]},
+        "2.2.5.1.25")
+
+def cx(build):
+    return build(W())
+out_vec("object-props-ms-tostring", "Complex object: TN, ToString, adapted (Props) and extended (MS) properties",
+        cx(lambda w: w.obj(tn=["System.Drawing.Point", "System.ValueType", "System.Object"], tostring="{X=10,Y=20}",
+                           props=[lambda: w.prim("I32", 10, "X"), lambda: w.prim("I32", 20, "Y")],
+                           ms=[lambda: w.s("extra", "Note")])),
+        {"Obj": {"typeNames": ["System.Drawing.Point", "System.ValueType", "System.Object"], "toString": "{X=10,Y=20}",
+                 "props": [{"name": "X", "value": {"I32": 10}}, {"name": "Y", "value": {"I32": 20}}],
+                 "ms": [{"name": "Note", "value": {"S": "extra"}}]}}, "2.2.5.2")
+out_vec("object-tnref", "Two objects of one type: the second names its type with <TNRef> (2.2.5.2.3)",
+        cx(lambda w: w.lst(None, ["System.Object[]", "System.Array", "System.Object"], [
+            lambda: w.obj(tn=["My.Type", "System.Object"], tostring="a"),
+            lambda: w.obj(tn=["My.Type", "System.Object"], tostring="b")])),
+        {"Obj": {"typeNames": ["System.Object[]", "System.Array", "System.Object"], "container": {"LST": [
+            {"Obj": {"typeNames": ["My.Type", "System.Object"], "toString": "a"}},
+            {"Obj": {"typeNames": ["My.Type", "System.Object"], "tnIsRef": True, "toString": "b"}}]}}}, "2.2.5.2.3")
+for tag, name in [("STK", "stack"), ("QUE", "queue"), ("IE", "enumerable")]:
+    out_vec(f"container-{name}", f"<{tag}> container (2.2.5.2.6)",
+            f'<Obj RefId="0"><{tag}><I32>1</I32><S>two</S></{tag}></Obj>',
+            {"Obj": {"container": {tag: [{"I32": 1}, {"S": "two"}]}}}, "2.2.5.2.6")
+out_vec("container-dictionary", "<DCT> with En / Key / Value (2.2.5.2.6)",
+        cx(lambda w: w.obj(tn=["System.Collections.Hashtable", "System.Object"],
+                           container=lambda: '<DCT><En><S N="Key">a</S><I32 N="Value">1</I32></En><En><S N="Key">b</S><Nil N="Value" /></En></DCT>')),
+        {"Obj": {"typeNames": ["System.Collections.Hashtable", "System.Object"],
+                 "container": {"DCT": [{"key": {"S": "a"}, "value": {"I32": 1}}, {"key": {"S": "b"}, "value": "Nil"}]}}}, "2.2.5.2.6")
+out_vec("object-ref", "A list holding one object twice: the second is a <Ref> (2.2.5.2.2)",
+        '<Obj RefId="0"><LST><Obj RefId="1"><ToString>x</ToString></Obj><Ref RefId="1" /></LST></Obj>',
+        {"Obj": {"container": {"LST": [{"Obj": {"refId": "1", "toString": "x"}}, {"Ref": "1"}]}}}, "2.2.5.2.2")
+out_vec("enum", "An enum: TN with System.Enum, ToString and the I32 value (2.2.5.2.7)",
+        cx(lambda w: w.enum(None, "System.ConsoleColor", "Red", 12)),
+        {"Obj": {"typeNames": ["System.ConsoleColor", "System.Enum", "System.ValueType", "System.Object"],
+                 "toString": "Red", "value": {"I32": 12}}}, "2.2.5.2.7")
+
 # unknown type
 add("unknown", id="psrp.unknown.type-0x00099999", description="A message type no table defines: kept with its number and CLIXML",
     direction="to-client", params=FRAG, verdict="valid", source="MS-PSRP §2.2.1 MessageType (unknown values kept)",
@@ -575,11 +649,14 @@ HEADERS = {
     "unknown": "Messages of unknown type (MS-PSRP §2.2.1: unknown values are kept).",
     "fragments": "Fragmentation (MS-PSRP §2.2.4) and malformed streams: each violation has its own error.",
     "outofproc": "PowerShell's OutOfProc line framing (pwsh -s): Data lines with base64 fragments and control packets.",
+    "clixml": "CLIXML forms (MS-PSRP §2.2.5) inside PIPELINE_OUTPUT, raw fragments: every primitive element and the complex-object forms.",
     "recorded": "Real traffic recorded by pypsrp's test suite against Windows PowerShell (server side: real PowerShell output). Acceptable: must decode; valid where our encoder reproduces PowerShell's bytes exactly.",
 }
 
 def y(v):
-    return json.dumps(v, ensure_ascii=False)
+    # JSON is YAML's flow subset; YAML also forbids raw U+007F-U+009F, so escape those too.
+    text = json.dumps(v, ensure_ascii=False)
+    return "".join("\\u%04x" % ord(c) if 0x7F <= ord(c) <= 0x9F else c for c in text)
 
 order = ["id", "description", "profile", "direction", "params", "verdict", "source", "flags", "message", "hex", "error"]
 for family, vecs in files.items():
