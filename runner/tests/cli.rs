@@ -368,3 +368,20 @@ fn ctrl_c_writes_the_report_and_reaps_children() {
         .collect();
     assert!(left.is_empty(), "children left behind: {left:?}");
 }
+
+#[test]
+fn check_names_unknown_fields_with_the_closest_valid_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("typo.yaml"),
+        "id: now.bad.typo\ntitle: t\nspec: s\nrequirement: r\nlevel: must\nprotocol: now\npeer: server\nsteps:\n  - expect: { channel.capset: { versionMajr: 1 } }\n",
+    )
+    .unwrap();
+    let o = run(&["check", dir.path().to_str().unwrap()]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{t}");
+    assert!(
+        t.contains("typo.yaml:9:") && t.contains("did you mean versionMajor"),
+        "{t}"
+    );
+}

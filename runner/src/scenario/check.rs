@@ -200,6 +200,7 @@ fn check_message(
         )];
     }
     let mut errs = Vec::new();
+    let schema = proto.message_schema();
     for (name, fields) in map {
         errs.extend(check_name(s, proto, name, sender, what, step));
         if what == "expect"
@@ -209,6 +210,27 @@ fn check_message(
                 s,
                 name,
                 format!("step {}: the fields of `{name}` must be a map", step + 1),
+            ));
+        }
+        // Field names: a typo would make an expect fail against every correct peer.
+        let (Some(given), Some(known)) = (fields.as_object(), super::fields::field_names(&schema, name))
+        else {
+            continue;
+        };
+        if matcher::as_matcher(fields).is_some() {
+            continue;
+        }
+        for key in given.keys().filter(|k| !known.contains(*k)) {
+            let hint = protocols::closest(key, known.iter().map(String::as_str));
+            errs.push(err(
+                s,
+                key,
+                format!(
+                    "step {}: `{name}` has no field `{key}`{} (fields: {})",
+                    step + 1,
+                    did_you_mean(&hint),
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
             ));
         }
     }

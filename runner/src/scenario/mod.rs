@@ -2,6 +2,7 @@
 //! checks that reject scenarios that can never pass (`check`).
 
 pub mod check;
+pub mod fields;
 pub mod load;
 pub mod model;
 
