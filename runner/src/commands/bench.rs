@@ -58,7 +58,11 @@ pub enum BenchCommand {
 pub async fn run(cmd: &BenchCommand) -> i32 {
     let r = match cmd {
         BenchCommand::Catalogue { scenarios, jobs } => catalogue(scenarios, *jobs).await,
-        BenchCommand::NowLoad { sessions, heartbeat, hold } => now_load(*sessions, *heartbeat, *hold).await,
+        BenchCommand::NowLoad {
+            sessions,
+            heartbeat,
+            hold,
+        } => now_load(*sessions, *heartbeat, *hold).await,
         BenchCommand::PsrpStream { mib, object_kib } => psrp_stream(*mib, *object_kib).await,
     };
     match r {
@@ -76,15 +80,19 @@ async fn catalogue(dir: &std::path::Path, jobs: usize) -> Result<(), String> {
         return Err(e.to_string());
     }
     let profiles = super::chosen_profiles(&[])?;
-    for (name, target) in
-        [("tcp", Target::BuiltinTcp { misbehave: None }), ("stdio", Target::BuiltinStdio { misbehave: None })]
-    {
+    for (name, target) in [
+        ("tcp", Target::BuiltinTcp { misbehave: None }),
+        ("stdio", Target::BuiltinStdio { misbehave: None }),
+    ] {
         let plan = ExecPlan {
             target: Arc::new(target),
             profiles: profiles.clone(),
             params: Vec::new(),
             framing: None,
-            timing: Timing { scale: 1.0, disabled: false },
+            timing: Timing {
+                scale: 1.0,
+                disabled: false,
+            },
             seed: 1,
             jobs,
         };
@@ -100,7 +108,10 @@ async fn catalogue(dir: &std::path::Path, jobs: usize) -> Result<(), String> {
         let start = Instant::now();
         let (results, _, _) = execute(list, &plan, |_| {}).await?;
         let wall = start.elapsed();
-        let passed = results.iter().filter(|r| r.verdict == crate::verdict::Verdict::Pass).count();
+        let passed = results
+            .iter()
+            .filter(|r| r.verdict == crate::verdict::Verdict::Pass)
+            .count();
         let busy: u64 = results.iter().map(|r| r.duration_ms).sum();
         println!(
             "catalogue/{name}: {n} scenarios ({passed} pass) in {:.2} s wall with -j {jobs}; sum of scenario times {:.2} s",
@@ -122,13 +133,27 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 async fn now_load(sessions: usize, heartbeat: u32, hold: u64) -> Result<(), String> {
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
     let mut child = tokio::process::Command::new(exe)
-        .args(["simulate", "--protocol", "now", "--role", "server", "--listen", "127.0.0.1:0", "--quiet"])
+        .args([
+            "simulate",
+            "--protocol",
+            "now",
+            "--role",
+            "server",
+            "--listen",
+            "127.0.0.1:0",
+            "--quiet",
+        ])
         .stdout(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
@@ -140,14 +165,23 @@ async fn now_load(sessions: usize, heartbeat: u32, hold: u64) -> Result<(), Stri
     while out.read(&mut b).await.map_err(|e| e.to_string())? == 1 && b[0] != b'\n' {
         banner.push(b[0]);
     }
-    let addr = String::from_utf8_lossy(&banner).trim().trim_start_matches("listening on ").to_owned();
+    let addr = String::from_utf8_lossy(&banner)
+        .trim()
+        .trim_start_matches("listening on ")
+        .to_owned();
     let now = protocols::get("now")?;
-    let opts = SessionOptions { local_role: Some(Role::Client), profile: None, params: BTreeMap::new() };
+    let opts = SessionOptions {
+        local_role: Some(Role::Client),
+        profile: None,
+        params: BTreeMap::new(),
+    };
     let mut enc = now.new_session(&opts)?;
     let capset = enc
         .encode(&serde_json::json!({ "channel.capset": { "msgFlags": 1, "versionMajor": 1, "versionMinor": 6, "execCapset": 0x1001, "heartbeatInterval": heartbeat } }))
         .map_err(|e| e.to_string())?;
-    let run = enc.encode(&serde_json::json!({ "exec.run": { "sessionId": 1, "command": "calc" } })).map_err(|e| e.to_string())?;
+    let run = enc
+        .encode(&serde_json::json!({ "exec.run": { "sessionId": 1, "command": "calc" } }))
+        .map_err(|e| e.to_string())?;
 
     // Open every session and negotiate: the capset round trip is the first latency sample.
     let start = Instant::now();
@@ -203,7 +237,9 @@ async fn session(
 ) -> Result<(Vec<Duration>, u64), String> {
     let mut s = {
         let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
-        tokio::net::TcpStream::connect(&addr).await.map_err(|e| e.to_string())?
+        tokio::net::TcpStream::connect(&addr)
+            .await
+            .map_err(|e| e.to_string())?
     };
     let _ = s.set_nodelay(true);
     let mut lat = Vec::new();
@@ -259,14 +295,27 @@ async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
     let steps: Vec<serde_yaml::Value> = (0..count)
         .map(|_| serde_yaml::to_value(serde_json::json!({ "output": { "S": object } })).unwrap_or_default())
         .collect();
-    let script = serde_yaml::to_value(serde_json::json!({ "steps": steps, "echo-input": false })).map_err(|e| e.to_string())?;
-    let server_cfg = PeerConfig { role: Some(Role::Server), script: Some(script), ..PeerConfig::default() };
-    let client_cfg = PeerConfig { role: Some(Role::Client), ..PeerConfig::default() };
+    let script = serde_yaml::to_value(serde_json::json!({ "steps": steps, "echo-input": false }))
+        .map_err(|e| e.to_string())?;
+    let server_cfg = PeerConfig {
+        role: Some(Role::Server),
+        script: Some(script),
+        ..PeerConfig::default()
+    };
+    let client_cfg = PeerConfig {
+        role: Some(Role::Client),
+        ..PeerConfig::default()
+    };
     let server = protocols::new_peer("psrp", &server_cfg)?;
     let client = protocols::new_peer("psrp", &client_cfg)?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| e.to_string())?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let cfg = DriveConfig { idle_timeout: Some(Duration::from_secs(120)), ..DriveConfig::default() };
+    let cfg = DriveConfig {
+        idle_timeout: Some(Duration::from_secs(120)),
+        ..DriveConfig::default()
+    };
     let scfg = cfg.clone();
     let srv = tokio::spawn(async move {
         if let Ok((s, _)) = listener.accept().await {
@@ -274,7 +323,9 @@ async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
         }
     });
     let start = Instant::now();
-    let s = tokio::net::TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+    let s = tokio::net::TcpStream::connect(addr)
+        .await
+        .map_err(|e| e.to_string())?;
     let outcome = driver::drive(client, s, cfg).await;
     let wall = start.elapsed();
     srv.abort();
@@ -288,6 +339,9 @@ async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
     );
     match outcome.finished {
         Some((true, _)) => Ok(()),
-        other => Err(format!("the client did not finish cleanly: {other:?} ({})", outcome.end)),
+        other => Err(format!(
+            "the client did not finish cleanly: {other:?} ({})",
+            outcome.end
+        )),
     }
 }
