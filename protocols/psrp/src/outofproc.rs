@@ -196,6 +196,46 @@ fn attributes(e: &BytesStart<'_>) -> Result<(String, Vec<(String, String)>), Str
     Ok((name, attrs))
 }
 
+/// Spans of one packet line at absolute `offset`: `oop.stream`, `oop.psGuid` (attribute values) and
+/// `oop.payload` (the base64 text of a Data packet).
+pub fn line_spans(offset: usize, line: &[u8]) -> Vec<peercheck_wire::FieldSpan> {
+    let find = |needle: &[u8], from: usize| {
+        line.get(from..)
+            .and_then(|rest| rest.windows(needle.len()).position(|w| w == needle))
+            .map(|p| p + from)
+    };
+    let text = |a: usize, b: usize| String::from_utf8_lossy(line.get(a..b).unwrap_or_default()).into_owned();
+    let mut spans = Vec::new();
+    for (attr, name) in [(&b"Stream="[..], "oop.stream"), (&b"PSGuid="[..], "oop.psGuid")] {
+        if let Some(at) = find(attr, 0) {
+            let q = at + attr.len();
+            if let Some(&quote) = line.get(q) {
+                if let Some(end) = find(&[quote], q + 1) {
+                    spans.push(peercheck_wire::FieldSpan {
+                        start: offset + q + 1,
+                        end: offset + end,
+                        name: name.into(),
+                        value: text(q + 1, end),
+                    });
+                }
+            }
+        }
+    }
+    if line.starts_with(b"<Data") {
+        if let (Some(gt), Some(close)) = (find(b">", 0), find(b"</Data>", 0)) {
+            if gt < close {
+                spans.push(peercheck_wire::FieldSpan {
+                    start: offset + gt + 1,
+                    end: offset + close,
+                    name: "oop.payload".into(),
+                    value: format!("{} base64 characters", close - gt - 1),
+                });
+            }
+        }
+    }
+    spans
+}
+
 /// One line: absolute offset, text without the line ending, raw bytes with it.
 pub type Line = (usize, Vec<u8>, Vec<u8>);
 
@@ -323,6 +363,20 @@ mod tests {
         let mut s = LineSplitter::default();
         s.push(&vec![b'a'; n + 1]);
         assert!(s.next_line().is_err());
+    }
+
+    #[test]
+    fn line_spans_name_attributes_and_payload() {
+        let line = b"<Data Stream='Default' PSGuid='00000000-0000-0000-0000-000000000000'>AQID</Data>";
+        let spans = line_spans(100, line);
+        let names: Vec<&str> = spans.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["oop.stream", "oop.psGuid", "oop.payload"]);
+        assert_eq!(
+            (spans[0].start, spans[0].end, spans[0].value.as_str()),
+            (114, 121, "Default")
+        );
+        assert_eq!(&line[spans[2].start - 100..spans[2].end - 100], b"AQID");
+        assert!(line_spans(0, b"<Close />").is_empty());
     }
 
     #[test]

@@ -157,6 +157,8 @@ struct OopStream {
     defrag: Defragmenter,
     wire: Vec<u8>,
     first_offset: Option<usize>,
+    /// Spans of the lines of the object in flight.
+    spans: Vec<FieldSpan>,
 }
 
 impl PsrpSession {
@@ -321,12 +323,13 @@ impl PsrpSession {
         while let Some((offset, line, raw)) = self.lines.next_line()? {
             match Packet::decode(&line, offset)? {
                 Packet::Control { kind, ps_guid } => {
-                    let spans = vec![FieldSpan {
+                    let mut spans = vec![FieldSpan {
                         start: offset,
                         end: offset + line.len(),
                         name: "oop".into(),
                         value: kind.element().into(),
                     }];
+                    spans.extend(outofproc::line_spans(offset, &line));
                     self.ready.push_back(Decoded {
                         name: kind.name().into(),
                         fields: serde_json::json!({ "psGuid": ps_guid.to_string() }),
@@ -357,9 +360,11 @@ impl PsrpSession {
                             defrag: fresh,
                             wire: Vec::new(),
                             first_offset: None,
+                            spans: Vec::new(),
                         });
                     st.first_offset.get_or_insert(offset);
                     st.wire.extend_from_slice(&raw);
+                    st.spans.extend(outofproc::line_spans(offset, &line));
                     st.defrag.push(&payload);
                     let mut done = Vec::new();
                     loop {
@@ -368,6 +373,7 @@ impl PsrpSession {
                                 o,
                                 st.first_offset.take().unwrap_or(offset),
                                 std::mem::take(&mut st.wire),
+                                std::mem::take(&mut st.spans),
                             )),
                             Ok(None) => break,
                             // Offsets inside base64 do not map to the line: report the line.
@@ -381,7 +387,7 @@ impl PsrpSession {
                             }
                         }
                     }
-                    for (o, first, wire) in done {
+                    for (o, first, wire, line_spans) in done {
                         let wire = if wire.is_empty() { raw.clone() } else { wire };
                         let d = self
                             .decode_object(&o, wire, first, false)
@@ -395,12 +401,13 @@ impl PsrpSession {
                                 format!("Data PSGuid {ps_guid} differs from the message's PID {pid}"),
                             ));
                         }
-                        let spans = vec![FieldSpan {
+                        let mut spans = vec![FieldSpan {
                             start: first,
                             end: first + d.bytes.len(),
                             name: "oop.data".into(),
                             value: format!("object {}", o.object_id),
                         }];
+                        spans.extend(line_spans);
                         self.ready.push_back(Decoded { spans, ..d });
                     }
                 }
