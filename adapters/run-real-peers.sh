@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the catalogue against every real (third-party) peer through its shim, with its expectations
+# file, writes the JSON reports to target/real-peers/ and regenerates docs/results-matrix.md.
+#
+#   adapters/run-real-peers.sh            # from anywhere; .ci/run calls it
+#
+# Installs what it needs itself: the psrpcore venv from PyPI (adapters/psrpcore/setup.sh) and the
+# Rust shims from crates.io (cargo build). Exit status: 0 when every peer's results are what its
+# expectations file says (pass, xfail, non-strict, unsupported), 1 on anything unexpected (fail,
+# xpass or error beyond the expectations — peercheck's own exit code 1 or 3), 2 on a set-up error.
+# A peer whose filter selects no scenario yet is skipped (noted), not failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+target_dir="${CARGO_TARGET_DIR:-target}"
+out=target/real-peers
+mkdir -p "$out"
+rm -f "$out"/*.json
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "install: psrpcore (PyPI, pinned)"
+adapters/psrpcore/setup.sh || exit 2
+py=adapters/psrpcore/.venv/bin/python
+
+step "build: peercheck and the Rust shims (crates.io: now-client 0.1.0, now-proto-pdu 0.4.4)"
+cargo build -q -p peercheck -p peercheck-adapter-now-client -p peercheck-adapter-now-pdu-server || exit 2
+pc="$target_dir/debug/peercheck"
+
+failed=()
+# run_peer LABEL FILTER ROLE [peercheck run options…]
+run_peer() {
+  local label=$1 filter=$2 role=$3
+  shift 3
+  step "$label: $filter as $role"
+  local n
+  n=$("$pc" list scenarios --filter "$filter" --role "$role" --json 2>/dev/null | grep -c '^{')
+  if [[ "$n" == 0 ]]; then
+    echo "no $filter scenario for the $role role yet: skipped"
+    return
+  fi
+  "$pc" run scenarios --quiet --filter "$filter" --role "$role" \
+    --expectations "expectations/$label.yaml" --json "$out/$label.json" "$@"
+  local rc=$?
+  if [[ $rc != 0 ]]; then
+    echo "$label: unexpected results (peercheck exit $rc)"
+    failed+=("$label")
+  fi
+}
+
+run_peer psrpcore-server 'psrp*' server --exec "$py adapters/psrpcore/server.py"
+run_peer psrpcore-server-fragments 'psrp*' server --framing fragments \
+  --exec "$py adapters/psrpcore/server.py --framing fragments"
+run_peer psrpcore-client 'psrp*' client --listen tcp://127.0.0.1:0 \
+  --exec "$py adapters/psrpcore/client.py {addr}"
+run_peer now-client 'now*' client --listen tcp://127.0.0.1:0 \
+  --exec "$target_dir/debug/now-client-shim {addr}"
+run_peer now-pdu-server 'now*' server --exec "$target_dir/debug/now-pdu-server"
+
+step "results matrix"
+shopt -s nullglob
+reports=("$out"/*.json)
+if ((${#reports[@]})); then
+  python3 adapters/results_matrix.py "${reports[@]}" -o docs/results-matrix.md && echo "wrote docs/results-matrix.md"
+fi
+
+if ((${#failed[@]})); then
+  echo "real peers: unexpected results for: ${failed[*]}" >&2
+  exit 1
+fi
+echo "real peers: every result as expected"
