@@ -2,7 +2,7 @@
 //! (MS-PSRP §3.1). Ends with `Output::Finished`.
 
 use super::crypto;
-use super::script::{state_number, ClientScript};
+use super::script::{state_number, ClientScript, PoolRequest};
 use super::wire::{guid_of, int_of, Transport};
 use crate::peer::{Output, Peer};
 use peercheck_psrp::messages::host::{host_method_name, host_method_returns};
@@ -24,6 +24,7 @@ pub struct ClientBugs {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     Opening,
+    PoolRequests,
     AwaitKey,
     AwaitCommandAck,
     Running,
@@ -54,6 +55,12 @@ pub struct PsrpClient {
     queue: std::collections::VecDeque<Output>,
     /// Deadline of the DataAck being waited for.
     awaiting_ack: Option<Duration>,
+    pool_queue: std::collections::VecDeque<PoolRequest>,
+    pending: Option<Pending>,
+    next_ci: i64,
+    /// Pipeline id of GET_COMMAND_METADATA requests.
+    meta_pid: Guid,
+    pool_results: Vec<String>,
 }
 
 /// A host response, held until the session key arrives when it carries a SecureString.
@@ -66,6 +73,19 @@ struct HeldResponse {
     value: Value,
 }
 
+/// The pool request waiting for its answer.
+#[derive(Debug, Clone)]
+enum Pending {
+    /// RUNSPACE_AVAILABILITY with this call id; `boolean` for set min/max and reset.
+    Availability {
+        ci: i64,
+        boolean: bool,
+        what: &'static str,
+    },
+    /// GET_COMMAND_METADATA on its own pipeline id: outputs, then PIPELINE_STATE.
+    Metadata { outputs: usize },
+}
+
 /// How long the client waits for a CloseAck before giving up.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long the client waits for a DataAck before giving up.
@@ -75,6 +95,7 @@ impl PsrpClient {
     pub fn new(t: Transport, script: ClientScript, bugs: ClientBugs, seed: u64) -> Self {
         let mut pid = Guid::from_u128(0x5053_5250_0000_4000_8000_0000_0000_0001 ^ u128::from(seed));
         pid.0[7] = (pid.0[7] & 0x0F) | 0x40;
+        let script_pool_requests = script.pool_requests.iter().cloned().collect();
         Self {
             t,
             script,
@@ -93,6 +114,15 @@ impl PsrpClient {
             deadline: None,
             queue: std::collections::VecDeque::new(),
             awaiting_ack: None,
+            pool_queue: script_pool_requests,
+            pending: None,
+            next_ci: 1,
+            meta_pid: {
+                let mut m = pid;
+                m.0[15] ^= 0x55;
+                m
+            },
+            pool_results: Vec::new(),
         }
     }
 
@@ -159,6 +189,59 @@ impl PsrpClient {
         let blob = self.rsa.as_ref().map(crypto::public_key_blob).unwrap_or_default();
         self.send(out, "public-key", Guid::NIL, json!({ "publicKey": blob }));
         true
+    }
+
+    /// The pool is open (and keys exchanged if asked): pool requests first, then the pipeline.
+    fn next_step(&mut self, out: &mut Vec<Output>) {
+        let Some(req) = self.pool_queue.pop_front() else {
+            self.pending = None;
+            return self.start_pipeline(out);
+        };
+        self.phase = Phase::PoolRequests;
+        let ci = self.next_ci;
+        self.next_ci += 1;
+        let (name, fields, boolean, what) = match req {
+            PoolRequest::SetMaxRunspaces(n) => (
+                "set-max-runspaces",
+                json!({ "maxRunspaces": n, "ci": ci }),
+                true,
+                "SET_MAX_RUNSPACES",
+            ),
+            PoolRequest::SetMinRunspaces(n) => (
+                "set-min-runspaces",
+                json!({ "minRunspaces": n, "ci": ci }),
+                true,
+                "SET_MIN_RUNSPACES",
+            ),
+            PoolRequest::GetAvailableRunspaces => (
+                "get-available-runspaces",
+                json!({ "ci": ci }),
+                false,
+                "GET_AVAILABLE_RUNSPACES",
+            ),
+            PoolRequest::ResetRunspaceState => (
+                "reset-runspace-state",
+                json!({ "ci": ci }),
+                true,
+                "RESET_RUNSPACE_STATE",
+            ),
+            PoolRequest::GetCommandMetadata(names) => {
+                self.pending = Some(Pending::Metadata { outputs: 0 });
+                let meta = self.meta_pid;
+                if self.t.framing == Framing::OutOfProc {
+                    // Like a pipeline, the request runs under its own <Command>.
+                    if let Some(o) = self.t.control(Control::Command, meta) {
+                        self.emit(out, o);
+                    }
+                    self.pool_queue.push_front(PoolRequest::GetCommandMetadata(names));
+                    return;
+                }
+                self.send(out, "get-command-metadata", meta, json!({ "name": names }));
+                return;
+            }
+        };
+        self.pending = Some(Pending::Availability { ci, boolean, what });
+        self.send(out, name, Guid::NIL, fields);
     }
 
     fn start_pipeline(&mut self, out: &mut Vec<Output>) {
@@ -275,8 +358,13 @@ impl PsrpClient {
         self.phase = Phase::Done;
         let ok = self.problems.is_empty();
         let summary = if ok {
+            let pool = if self.pool_results.is_empty() {
+                String::new()
+            } else {
+                format!("; pool requests: {}", self.pool_results.join(", "))
+            };
             format!(
-                "pipeline finished in state {:?} with {} output(s)",
+                "pipeline finished in state {:?} with {} output(s){pool}",
                 self.pipeline_state, self.outputs
             )
         } else {
@@ -327,12 +415,64 @@ impl PsrpClient {
                     if self.pipeline_started() {
                         self.phase = Phase::Running;
                     } else {
-                        self.start_pipeline(out);
+                        self.next_step(out);
                     }
                 }
             }
             "public-key-request" => {
                 self.start_exchange(out);
+            }
+            "runspace-availability" => {
+                let ci = int_of(f, "ci");
+                let Some(Pending::Availability {
+                    ci: want,
+                    boolean,
+                    what,
+                }) = self.pending.clone()
+                else {
+                    return self.fail(out, "RUNSPACE_AVAILABILITY that answers no request".into());
+                };
+                if ci != Some(want) {
+                    return self.fail(out, format!("RUNSPACE_AVAILABILITY ci {ci:?}, expected {want}"));
+                }
+                let r = f
+                    .get("setMinMaxRunspacesResponse")
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                if r.is_boolean() != boolean {
+                    self.problems.push(format!("{what} answered with {r}"));
+                }
+                self.pool_results.push(format!("{what}: {r}"));
+                self.next_step(out);
+            }
+            "oop.command-ack"
+                if matches!(self.pending, Some(Pending::Metadata { .. }))
+                    && guid_of(f, "psGuid") == self.meta_pid =>
+            {
+                if let Some(PoolRequest::GetCommandMetadata(names)) = self.pool_queue.pop_front() {
+                    let meta = self.meta_pid;
+                    self.send(out, "get-command-metadata", meta, json!({ "name": names }));
+                }
+            }
+            "pipeline-output" | "pipeline-state" if guid_of(f, "pid") == self.meta_pid => {
+                if let Some(Pending::Metadata { outputs }) = &mut self.pending {
+                    if d.name == "pipeline-output" {
+                        *outputs += 1;
+                        return;
+                    }
+                    let n = *outputs;
+                    self.pool_results
+                        .push(format!("GET_COMMAND_METADATA: {n} object(s)"));
+                    if int_of(f, "pipelineState") != Some(4) {
+                        self.problems.push(format!(
+                            "GET_COMMAND_METADATA ended in state {:?}",
+                            int_of(f, "pipelineState")
+                        ));
+                    }
+                    self.next_step(out);
+                    return;
+                }
+                return self.fail(out, format!("{} for a metadata request never made", d.name));
             }
             "pipeline-output" => self.outputs += 1,
             "pipeline-state" => {
@@ -383,7 +523,7 @@ impl PsrpClient {
             self.phase = Phase::AwaitKey;
             return;
         }
-        self.start_pipeline(out);
+        self.next_step(out);
     }
 }
 

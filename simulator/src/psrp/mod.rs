@@ -9,7 +9,8 @@
 //!   `max-runspaces-cap`;
 //! - client ([`script::ClientScript`]): `commands`, `input`, `host-responses` by method name,
 //!   `expect-state`, `expect-outputs`, `connect`, `max-runspaces`, `exchange-key`, `rsa-bits`,
-//!   `wait-data-ack`.
+//!   `wait-data-ack`, `pool-requests` (set-max-runspaces, set-min-runspaces, get-available-runspaces,
+//!   reset-runspace-state, get-command-metadata) made before the pipeline.
 //!
 //! The server enforces the pool and pipeline rules of §3.2.5 (wrong-state messages break the pool),
 //! answers OutOfProc Command/Signal/Close with their acks and acknowledges every Data line; Data for a

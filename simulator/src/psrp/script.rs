@@ -95,6 +95,20 @@ pub struct ClientScript {
     pub rsa_bits: usize,
     /// OutOfProc: send the next `<Data>` line only after the server's `<DataAck>`, as PowerShell does.
     pub wait_data_ack: bool,
+    /// Pool requests made one after another once the pool is open, before the pipeline.
+    pub pool_requests: Vec<PoolRequest>,
+}
+
+/// A RunspacePool request of the client script (§3.1.4.5–§3.1.4.7).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolRequest {
+    SetMaxRunspaces(i32),
+    SetMinRunspaces(i32),
+    GetAvailableRunspaces,
+    ResetRunspaceState,
+    /// Command name patterns.
+    GetCommandMetadata(Vec<String>),
 }
 
 impl Default for ClientScript {
@@ -110,6 +124,7 @@ impl Default for ClientScript {
             exchange_key: false,
             rsa_bits: 2048,
             wait_data_ack: true,
+            pool_requests: vec![],
         }
     }
 }

@@ -517,3 +517,32 @@ fn client_only_packets_from_the_wrong_side_break_the_pool() {
         );
     }
 }
+
+#[rstest::rstest]
+fn client_pool_requests(#[values("outofproc", "fragments")] framing: &str) {
+    let script = "
+pool-requests:
+  - set-max-runspaces: 4
+  - set-min-runspaces: 2
+  - get-available-runspaces
+  - reset-runspace-state
+  - get-command-metadata: [ Get-D* ]
+";
+    let r = run(
+        &config(Role::Server, framing, None, None, None),
+        &config(Role::Client, framing, None, Some(script), None),
+    );
+    let (ok, summary) = r.finished.clone().unwrap();
+    assert!(ok, "{summary}");
+    assert!(summary.contains("GET_AVAILABLE_RUNSPACES: 4"), "{summary}");
+    assert!(summary.contains("GET_COMMAND_METADATA: 2 object(s)"), "{summary}");
+    for l in [
+        "set-max-runspaces",
+        "set-min-runspaces",
+        "get-available-runspaces",
+        "reset-runspace-state",
+        "get-command-metadata",
+    ] {
+        assert!(labels(&r.client_sent).contains(&l), "{l}");
+    }
+}
