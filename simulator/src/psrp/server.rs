@@ -59,6 +59,8 @@ pub struct PsrpServer {
     state: PoolState,
     rpid: Guid,
     both_2_4: bool,
+    /// Both sides speak 2.3 or later: INFORMATION_RECORD exists (current §2.2.1 table, protocol 2.3).
+    both_2_3: bool,
     min: i32,
     max: i32,
     rng: ChaCha20Rng,
@@ -96,6 +98,7 @@ impl PsrpServer {
             state: PoolState::AwaitCapability,
             rpid: Guid::NIL,
             both_2_4: false,
+            both_2_3: false,
             min: 1,
             max: 1,
             rng: ChaCha20Rng::seed_from_u64(seed),
@@ -175,6 +178,8 @@ impl PsrpServer {
                 }
                 self.both_2_4 =
                     version_at_least(&v, 2, 4) && version_at_least(self.t.protocol_version(), 2, 4);
+                self.both_2_3 =
+                    version_at_least(&v, 2, 3) && version_at_least(self.t.protocol_version(), 2, 3);
                 // ERRATA PSRP-8: PowerShell's capability carries an all-zero RPID.
                 self.send(out, "session-capability", Guid::NIL, json!({}));
                 self.state = PoolState::AwaitInit;
@@ -513,7 +518,10 @@ impl PsrpServer {
                 Step::Verbose(m) => self.send(out, "verbose-record", pid, json!({ "message": m })),
                 Step::Warning(m) => self.send(out, "warning-record", pid, json!({ "message": m })),
                 Step::Progress(v) => self.send(out, "progress-record", pid, v),
-                Step::Information(v) => self.send(out, "information-record", pid, v),
+                Step::Information(v) if self.both_2_3 => self.send(out, "information-record", pid, v),
+                Step::Information(_) => out.push(Output::Log(
+                    "psrp server: INFORMATION_RECORD skipped, protocol below 2.3 on one side".into(),
+                )),
                 Step::SecureOutput(text) => {
                     if !self.both_2_4 && self.session_key.is_none() {
                         if !self.key_requested {

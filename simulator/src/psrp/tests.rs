@@ -459,6 +459,9 @@ fn every_profile_completes(
     );
     let (ok, summary) = r.finished.clone().unwrap();
     assert!(ok, "{profile}: {summary}");
+    // INFORMATION_RECORD only exists from protocol 2.3 on.
+    let info = labels(&r.server_sent).contains(&"information-record");
+    assert_eq!(info, matches!(profile, "psrp-2.3" | "psrp-2.4"), "{profile}");
 }
 
 #[rstest::rstest]
