@@ -10,30 +10,42 @@
 //! - CHANNEL_CAPSET: a major version other than 1 → CHANNEL_CLOSE with NOW_CODE_PROTOCOL_VERSION
 //!   and exit; otherwise the answer is `NowChannelCapsetMsg::downgrade` (now-proto-pdu's
 //!   intersection: lower version, ANDed capabilities, shorter heartbeat) of the agent's own set —
-//!   RUN, PROCESS, SHELL, BATCH, WINPS, PWSH, IO_REDIRECTION, UNICODE_CONSOLE; no session or
-//!   system capabilities — with the client's.
+//!   RUN, PROCESS, SHELL, BATCH, WINPS, PWSH, IO_REDIRECTION, UNICODE_CONSOLE; session LOCK,
+//!   LOGOFF, MSGBOX, SET_KBD_LAYOUT; no system capability, no heartbeat of its own — with the
+//!   client's.
+//! - Heartbeats: CHANNEL_HEARTBEAT every negotiated interval (when the answer carries one), timed
+//!   from the capset answer.
 //! - Exec requests (RUN/PROCESS/SHELL/BATCH/WINPS/PWSH) after negotiation: a style that was not
-//!   negotiated → RESULT with NOW_CODE_NOT_IMPLEMENTED; a session id already used on this channel
-//!   → RESULT with NOW_CODE_IN_USE; otherwise STARTED, then — only when the request asks for IO
-//!   redirection — one stdout DATA (LAST) with the command's text ("echo X" prints X) and a
-//!   newline, then RESULT with exit code 0. Nothing is executed.
+//!   negotiated → RESULT with NOW_CODE_NOT_IMPLEMENTED; otherwise STARTED, then — only when the
+//!   request asks for IO redirection — one stdout DATA (LAST) with the command's text ("echo X"
+//!   prints X) and a newline, then RESULT with exit code 0. Nothing is executed, so every session
+//!   ends at once and its id is free again (the spec: "terminated as soon as [RESULT] is sent").
+//! - SESSION_MSGBOX_REQ expecting a response → MSGBOX_RSP IDOK (1) at once, or NOW_CODE_NOT_IMPLEMENTED
+//!   when MSGBOX was not negotiated. LOCK, LOGOFF and SET_KBD_LAYOUT are decoded and ignored
+//!   (fire-and-forget in the spec; nothing is locked).
+//! - RDM (no RDM installed): CAPABILITIES → CAPABILITIES with the current time, an empty version and
+//!   no APP_AVAILABLE; APP_START and APP_ACTION → APP_NOTIFY FAILED / NOT_INSTALLED; SESSION_ACTION
+//!   → SESSION_NOTIFY of the same kind (CLOSE for anything but FOCUS) and session id; SESSION_START
+//!   is ignored.
 //! - CANCEL_REQ → CANCEL_RSP with NOW_CODE_NOT_FOUND (executions finish at once); DATA, ABORT,
 //!   HEARTBEAT and session/system/RDM messages are logged and ignored; requests before the capset
 //!   are ignored; CHANNEL_CLOSE or stdin EOF ends the process (exit 0).
 //! - A message now-proto-pdu cannot decode → CHANNEL_CLOSE with NOW_CODE_INVALID_REQUEST and
 //!   exit 1. (now-proto-pdu panics on a few short bodies — see protocols/now/README.md D3 — and
 //!   then so does this process: that is the codec's behaviour, left visible on purpose.)
-//! - No heartbeats are sent (the runs are shorter than any negotiated interval).
 
 use now_proto_pdu::ironrdp_core::{encode_vec, Decode, ReadCursor};
 use now_proto_pdu::{
-    NowChannelCapsetMsg, NowChannelCloseMsg, NowChannelMessage, NowExecCancelRspMsg, NowExecCapsetFlags,
-    NowExecDataMsg, NowExecDataStreamKind, NowExecMessage, NowExecResultMsg, NowExecStartedMsg, NowMessage,
-    NowProtoError, NowStatusError,
+    NowChannelCapsetMsg, NowChannelCloseMsg, NowChannelHeartbeatMsg, NowChannelMessage, NowExecCancelRspMsg,
+    NowExecCapsetFlags, NowExecDataMsg, NowExecDataStreamKind, NowExecMessage, NowExecResultMsg,
+    NowExecStartedMsg, NowMessage, NowMsgBoxResponse, NowProtoError, NowRdmAppNotifyMsg, NowRdmAppState,
+    NowRdmCapabilitiesMsg, NowRdmMessage, NowRdmReason, NowRdmSessionAction, NowRdmSessionNotifyMsg,
+    NowSessionCapsetFlags, NowSessionMessage, NowSessionMsgBoxRspMsg, NowStatusError,
 };
-use std::collections::HashSet;
 use std::io::{Read, Write};
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 const HEADER_SIZE: usize = 8;
 /// Largest body the shim buffers (now-client's default `max_frame_body_size`).
@@ -45,16 +57,23 @@ fn log(msg: &str) {
 
 /// The agent's own capability set before the downgrade.
 fn agent_capset() -> NowChannelCapsetMsg {
-    NowChannelCapsetMsg::default().with_exec_capset(
-        NowExecCapsetFlags::STYLE_RUN
-            | NowExecCapsetFlags::STYLE_PROCESS
-            | NowExecCapsetFlags::STYLE_SHELL
-            | NowExecCapsetFlags::STYLE_BATCH
-            | NowExecCapsetFlags::STYLE_WINPS
-            | NowExecCapsetFlags::STYLE_PWSH
-            | NowExecCapsetFlags::IO_REDIRECTION
-            | NowExecCapsetFlags::UNICODE_CONSOLE,
-    )
+    NowChannelCapsetMsg::default()
+        .with_session_capset(
+            NowSessionCapsetFlags::LOCK
+                | NowSessionCapsetFlags::LOGOFF
+                | NowSessionCapsetFlags::MSGBOX
+                | NowSessionCapsetFlags::SET_KBD_LAYOUT,
+        )
+        .with_exec_capset(
+            NowExecCapsetFlags::STYLE_RUN
+                | NowExecCapsetFlags::STYLE_PROCESS
+                | NowExecCapsetFlags::STYLE_SHELL
+                | NowExecCapsetFlags::STYLE_BATCH
+                | NowExecCapsetFlags::STYLE_WINPS
+                | NowExecCapsetFlags::STYLE_PWSH
+                | NowExecCapsetFlags::IO_REDIRECTION
+                | NowExecCapsetFlags::UNICODE_CONSOLE,
+        )
 }
 
 /// What to do after a message.
@@ -131,7 +150,8 @@ fn output_of(text: &str) -> String {
 #[derive(Default)]
 struct Agent {
     negotiated: Option<NowChannelCapsetMsg>,
-    used_sessions: HashSet<u32>,
+    /// When the next CHANNEL_HEARTBEAT is due, and the interval.
+    heartbeat: Option<(Instant, Duration)>,
     out: Vec<u8>,
 }
 
@@ -158,6 +178,10 @@ impl Agent {
                     return Ok(Next::Exit(0));
                 }
                 let answer = agent_capset().downgrade(&client);
+                self.heartbeat = answer
+                    .heartbeat_interval()
+                    .filter(|i| !i.is_zero())
+                    .map(|i| (Instant::now() + i, i));
                 self.negotiated = Some(answer.clone());
                 self.send(answer)?;
             }
@@ -173,6 +197,23 @@ impl Agent {
                 .map_err(|e| format!("encode cancel rsp: {e}"))?;
                 self.send(rsp)?;
             }
+            NowMessage::Session(NowSessionMessage::MsgBoxReq(m)) if m.is_response_expected() => {
+                let negotiated = self
+                    .negotiated
+                    .as_ref()
+                    .is_some_and(|c| c.session_capset().contains(NowSessionCapsetFlags::MSGBOX));
+                let rsp = if negotiated {
+                    NowSessionMsgBoxRspMsg::new_success(m.request_id(), NowMsgBoxResponse::new(1))
+                } else {
+                    NowSessionMsgBoxRspMsg::new_error(
+                        m.request_id(),
+                        NowStatusError::new_proto(NowProtoError::NotImplemented),
+                    )
+                    .map_err(|e| format!("encode msgbox rsp: {e}"))?
+                };
+                self.send(rsp)?;
+            }
+            NowMessage::Rdm(rdm) => self.rdm(rdm)?,
             NowMessage::Exec(exec) => match exec_request(&exec) {
                 Some(req) => self.exec(req)?,
                 None => log(&format!("ignored {exec:?}")),
@@ -196,10 +237,6 @@ impl Agent {
             let r = error(NowProtoError::NotImplemented)?;
             return self.send(r);
         }
-        if !self.used_sessions.insert(sid) {
-            let r = error(NowProtoError::InUse)?;
-            return self.send(r);
-        }
         let redirect = req.io_redirection && caps.exec_capset().contains(NowExecCapsetFlags::IO_REDIRECTION);
         self.send(NowExecStartedMsg::new(sid))?;
         if redirect {
@@ -213,6 +250,52 @@ impl Agent {
             self.send(data)?;
         }
         self.send(NowExecResultMsg::new_success(sid, 0))
+    }
+
+    /// RDM: no RDM here, and the answers say so.
+    fn rdm(&mut self, msg: NowRdmMessage<'_>) -> Result<(), String> {
+        let not_installed = || NowRdmAppNotifyMsg::new(NowRdmAppState::FAILED, NowRdmReason::NOT_INSTALLED);
+        match msg {
+            NowRdmMessage::Capabilities(_) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map(|d| d.as_secs())
+                    .unwrap_or_default();
+                let caps =
+                    NowRdmCapabilitiesMsg::new(now, "").map_err(|e| format!("encode rdm caps: {e}"))?;
+                self.send(NowMessage::Rdm(NowRdmMessage::Capabilities(caps)))
+            }
+            NowRdmMessage::AppStart(_) | NowRdmMessage::AppAction(_) => {
+                self.send(NowMessage::Rdm(NowRdmMessage::AppNotify(not_installed())))
+            }
+            NowRdmMessage::SessionAction(m) => {
+                let notify = if m.session_action() == NowRdmSessionAction::FOCUS {
+                    NowRdmSessionNotifyMsg::new_focus(m.session_id())
+                } else {
+                    NowRdmSessionNotifyMsg::new_close(m.session_id())
+                };
+                // now-proto-pdu 0.4.4 has no `From` for RDM messages: wrap by hand.
+                self.send(NowMessage::Rdm(NowRdmMessage::SessionNotify(notify)))
+            }
+            other => {
+                log(&format!("ignored {other:?}"));
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends the heartbeats that are due; returns how long until the next one.
+    fn tick(&mut self) -> Result<Option<Duration>, String> {
+        let Some((due, interval)) = self.heartbeat else {
+            return Ok(None);
+        };
+        let now = Instant::now();
+        if now < due {
+            return Ok(Some(due - now));
+        }
+        self.send(NowChannelHeartbeatMsg::default())?;
+        self.heartbeat = Some((now + interval, interval));
+        Ok(Some(interval))
     }
 }
 
@@ -233,13 +316,34 @@ fn frame_len(buf: &[u8]) -> Result<Option<usize>, String> {
     Ok((buf.len() >= total).then_some(total))
 }
 
+/// Reads stdin on its own thread so the main loop can wake up for heartbeats; an empty chunk
+/// means EOF.
+fn spawn_reader() -> mpsc::Receiver<Result<Vec<u8>, String>> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut chunk = vec![0u8; 64 * 1024];
+        loop {
+            let msg = match stdin.read(&mut chunk) {
+                Ok(n) => Ok(chunk.get(..n).unwrap_or_default().to_vec()),
+                Err(e) => Err(format!("stdin: {e}")),
+            };
+            let end = !matches!(&msg, Ok(c) if !c.is_empty());
+            if tx.send(msg).is_err() || end {
+                return;
+            }
+        }
+    });
+    rx
+}
+
 fn serve() -> Result<u8, String> {
-    let mut stdin = std::io::stdin().lock();
     let mut stdout = std::io::stdout().lock();
     let mut agent = Agent::default();
     let mut buf: Vec<u8> = Vec::new();
-    let mut chunk = vec![0u8; 64 * 1024];
+    let input = spawn_reader();
     loop {
+        let mut exit = None;
         while let Some(len) = frame_len(&buf)? {
             let frame: Vec<u8> = buf.drain(..len).collect();
             let next = match NowMessage::decode(&mut ReadCursor::new(&frame)) {
@@ -250,17 +354,29 @@ fn serve() -> Result<u8, String> {
                     Next::Exit(1)
                 }
             };
-            stdout
-                .write_all(&agent.out)
-                .and_then(|()| stdout.flush())
-                .map_err(|e| format!("stdout: {e}"))?;
-            agent.out.clear();
             if let Next::Exit(code) = next {
-                return Ok(code);
+                exit = Some(code);
+                break;
             }
         }
-        let n = stdin.read(&mut chunk).map_err(|e| format!("stdin: {e}"))?;
-        if n == 0 {
+        let wait = agent.tick()?;
+        stdout
+            .write_all(&agent.out)
+            .and_then(|()| stdout.flush())
+            .map_err(|e| format!("stdout: {e}"))?;
+        agent.out.clear();
+        if let Some(code) = exit {
+            return Ok(code);
+        }
+        let chunk = match wait {
+            Some(d) => match input.recv_timeout(d) {
+                Ok(c) => c?,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => Vec::new(),
+            },
+            None => input.recv().unwrap_or_else(|_| Ok(Vec::new()))?,
+        };
+        if chunk.is_empty() {
             if !buf.is_empty() {
                 log(&format!(
                     "stdin closed with {} bytes of a partial message",
@@ -269,7 +385,7 @@ fn serve() -> Result<u8, String> {
             }
             return Ok(0);
         }
-        buf.extend_from_slice(chunk.get(..n).unwrap_or_default());
+        buf.extend_from_slice(&chunk);
     }
 }
 
