@@ -61,8 +61,11 @@ fn encode(args: &EncodeArgs) -> Result<String, String> {
     let Resolved { proto, params } = proto::resolve(&args.protocol, &args.param)?;
     let direction = proto::direction(&args.direction)?;
     let text = read_text(args)?;
-    let doc: serde_json::Value =
-        serde_yaml::from_str(&text).map_err(|e| format!("the message is not YAML: {e}"))?;
+    // JSON first: YAML refuses some characters JSON carries (C1 controls, DEL) in strings.
+    let doc: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(_) => serde_yaml::from_str(&text).map_err(|e| format!("the message is not YAML: {e}"))?,
+    };
     let messages = match doc {
         serde_json::Value::Array(items) => items,
         serde_json::Value::Null => return Err("no message given (expected `{ name: { fields } }`)".into()),

@@ -57,14 +57,14 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
-/// Drop null members (unset options) at the top of a step and inside fault maps; message fields
-/// keep their nulls (a field may be meant to be null).
+/// Drop null members (unset options) at the top of a step, and nulls and empty lists inside faults
+/// and `expect-close`; message fields keep theirs (a field may be meant to be null or empty).
 fn strip(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
                 .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| if k == "fault" { (k, strip_deep(x)) } else { (k, x) })
+                .map(|(k, x)| if k == "fault" || k == "expect-close" { (k, strip_deep(x)) } else { (k, x) })
                 .collect(),
         ),
         other => other,
@@ -75,7 +75,7 @@ fn strip_deep(v: Value) -> Value {
     match v {
         Value::Object(m) => Value::Object(
             m.into_iter()
-                .filter(|(_, x)| !x.is_null())
+                .filter(|(_, x)| !x.is_null() && x.as_array().is_none_or(|a| !a.is_empty()))
                 .map(|(k, x)| (k, strip_deep(x)))
                 .collect(),
         ),
