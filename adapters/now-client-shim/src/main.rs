@@ -1,10 +1,15 @@
-//! `now-client-shim HOST:PORT [--style auto|run|process|batch|winps|pwsh] [--command TEXT]`
+//! `now-client-shim HOST:PORT [--style auto|run|process|batch|winps|pwsh] [--command TEXT] [--single]`
 //!
 //! The published `now-client` 0.1.0 crate (Devolutions now-libraries) as the NOW client under
 //! test: peercheck listens (`--listen tcp://127.0.0.1:0 --exec 'now-client-shim {addr}'`), this
 //! program connects, lets `NowClient::connect` negotiate (it sends the crate's default capset —
 //! version 1.6, RUN/PROCESS/BATCH/WINPS/PWSH, IO_REDIRECTION, UNICODE_CONSOLE, heartbeat 60 s —
-//! and waits for the server's), then submits one execution and waits for its end.
+//! and waits for the server's), then runs its workload:
+//!
+//! 1. a RUN of `echo hi` when RUN was negotiated (submission-only in now-client, so it does not
+//!    wait: this gives the suite two sessions in flight at once, with distinct ids), unless
+//!    `--single`;
+//! 2. one tracked execution of `echo hi`, waited for until its RESULT.
 //!
 //! Style `auto` (default) takes the first tracked style the negotiated capabilities allow (now-client
 //! tracks only with IO_REDIRECTION negotiated) —
@@ -44,6 +49,7 @@ struct Options {
     style: Style,
     command: String,
     grace: Duration,
+    single: bool,
 }
 
 fn parse_args() -> Result<Options, String> {
@@ -53,6 +59,7 @@ fn parse_args() -> Result<Options, String> {
         style: Style::Auto,
         command: "echo hi".to_owned(),
         grace: Duration::from_millis(500),
+        single: false,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -67,6 +74,7 @@ fn parse_args() -> Result<Options, String> {
                     other => return Err(format!("unknown --style {other:?}")),
                 }
             }
+            "--single" => opts.single = true,
             "--command" => opts.command = args.next().ok_or("--command needs a value")?,
             "--grace-ms" => {
                 let ms: u64 = args
@@ -130,6 +138,16 @@ async fn run(opts: &Options) -> Result<(), String> {
     );
 
     let style = pick_style(opts.style, &client);
+    if !opts.single && style != Style::Run && client.capabilities().supports_run() {
+        let d = client
+            .run(RunRequest::new(opts.command.clone()))
+            .await
+            .map_err(|e| format!("RUN submission failed: {e}"))?;
+        eprintln!(
+            "now-client-shim: RUN submitted as session {} (not tracked)",
+            d.id()
+        );
+    }
     eprintln!("now-client-shim: submitting {style:?} `{}`", opts.command);
     let (program, params) = match opts.command.split_once(' ') {
         Some((p, rest)) => (p.to_owned(), Some(rest.to_owned())),
@@ -195,7 +213,7 @@ async fn main() -> ExitCode {
     let opts = match parse_args() {
         Ok(o) => o,
         Err(e) => {
-            eprintln!("now-client-shim: {e}\nusage: now-client-shim HOST:PORT [--style auto|run|process|batch|winps|pwsh] [--command TEXT] [--grace-ms N]");
+            eprintln!("now-client-shim: {e}\nusage: now-client-shim HOST:PORT [--style auto|run|process|batch|winps|pwsh] [--command TEXT] [--grace-ms N] [--single]");
             return ExitCode::from(2);
         }
     };
