@@ -24,8 +24,14 @@ adapters/psrpcore/setup.sh || exit 2
 py=adapters/psrpcore/.venv/bin/python
 
 step "build: peercheck and the Rust shims (crates.io: now-client 0.1.0, now-proto-pdu 0.4.4)"
-cargo build -q -p peercheck -p peercheck-adapter-now-client -p peercheck-adapter-now-pdu-server || exit 2
-pc="$target_dir/debug/peercheck"
+# PEERCHECK=/path/to/peercheck uses that binary instead of building one.
+if [[ -n "${PEERCHECK:-}" ]]; then
+  pc="$PEERCHECK"
+  cargo build -q -p peercheck-adapter-now-client -p peercheck-adapter-now-pdu-server || exit 2
+else
+  pc="$target_dir/debug/peercheck"
+  cargo build -q -p peercheck -p peercheck-adapter-now-client -p peercheck-adapter-now-pdu-server || exit 2
+fi
 
 failed=()
 # run_peer LABEL FILTER ROLE [peercheck run options…]
