@@ -88,9 +88,11 @@ def render(reports):
                 notes.append((label, r.get("id", ""), v, " ".join(why.split())))
 
     out = [HEADER, "## Peers\n", "| peer | role | target | scenarios | stale expectations |", "|---|---|---|---|---|"]
+    root = str(pathlib.Path.cwd()) + "/"
     for label, role, target, n, interrupted, stale in meta:
-        t = target.replace("|", "\\|")
-        out.append(f"| {label} | {role} | `{t}` | {n}{' (interrupted)' if interrupted else ''} | {stale} |")
+        # Relative paths, no nested backticks: the cell stays readable on any checkout.
+        t = target.replace(root, "").replace("`", "").replace("|", "\\|")
+        out.append(f"| {label} | {role} | {t} | {n}{' (interrupted)' if interrupted else ''} | {stale} |")
 
     head = "| peer | role | protocol | area | " + " | ".join(VERDICTS) + " | total |"
     out += ["", "## Verdicts by protocol area\n", head, "|" + "---|" * (len(VERDICTS) + 5)]
@@ -112,8 +114,8 @@ def render(reports):
         out += ["| peer | scenario | verdict | reason |", "|---|---|---|---|"]
         for label, sid, v, why in sorted(notes):
             why = why.replace("|", "\\|")
-            if len(why) > 400:
-                why = why[:397] + "..."
+            if len(why) > 600:
+                why = why[:597] + "..."
             out.append(f"| {label} | `{sid}` | {v} | {why} |")
     return "\n".join(out) + "\n"
 
