@@ -11,10 +11,13 @@ calls) is psrpcore's. The shim only frames bytes and plays the part psrpcore lea
 Transport (psrpcore has none):
 - `--framing outofproc` (default): one XML packet per line, as `pwsh -s` speaks. `<Command>`
   creates the ServerPipeline and is answered with `<CommandAck>`; each `<Data>` line is given to
-  psrpcore and answered with `<DataAck>` (same PSGuid) after the replies it caused; `<Signal>`
-  stops a running pipeline (ServerPipeline.stop) then `<SignalAck>`; `<Close>` of a pipeline closes
-  it (stopping it first when running) then `<CloseAck>`; `<Close>` of the pool (all-zero PSGuid)
-  is answered with `<CloseAck>` and the process exits 0.
+  psrpcore and answered with `<DataAck>` (same PSGuid) after the replies it caused — a `<Data>`
+  for a PSGuid no `<Command>` announced is dropped and still acknowledged, as PowerShell's server
+  does; `<Signal>` stops a running pipeline (ServerPipeline.stop) then `<SignalAck>`; `<Close>` of
+  a pipeline closes it (stopping it first when running) then `<CloseAck>`; `<Close>` of the pool
+  (all-zero PSGuid) is answered with `<CloseAck>` and the process exits 0. As in PowerShell, an
+  ack packet from the client (IPCUnknownElementReceived) or a `<Signal>` for the pool
+  (IPCNoSignalForSession) breaks the pool.
 - `--framing fragments`: raw fragments both ways; stdin EOF ends the process.
 - Replies go out as psrpcore's `data_to_send(32768)` payloads (PowerShell's fragment size,
   ERRATA PSRP-6): one Data line per payload, PSGuid = its pipeline id, Stream = its stream type.
@@ -230,6 +233,7 @@ class Server:
         self.peek = MessagePeek()
         self.frames = {}  # PSGuid -> FragmentReader (PowerShell keeps one per transport manager)
         self.jobs = {}
+        self.announced = set()  # PSGuids of <Command> packets
 
     # -- output
     def write(self, b):
@@ -267,6 +271,7 @@ class Server:
         self.flush()
 
     def on_command(self, guid):
+        self.announced.add(guid)
         if guid and guid not in self.pool.pipeline_table:
             psrpcore.ServerPipeline(self.pool, guid)
         self.write(control_line("CommandAck", guid))
@@ -435,17 +440,24 @@ def main():
                 for pkt in reader.packets():
                     log(f"packet {pkt!r}")
                     if pkt.kind == "Data":
-                        server.on_data(pkt.guid, pkt.stream, pkt.payload)
+                        if pkt.guid is None or pkt.guid in server.announced:
+                            server.on_data(pkt.guid, pkt.stream, pkt.payload)
+                        else:
+                            log(f"Data for {pkt.guid}, which no <Command> announced: dropped")
                         server.write(control_line("DataAck", pkt.guid))
                     elif pkt.kind == "Command":
                         server.on_command(pkt.guid)
+                    elif pkt.kind == "Signal" and pkt.guid is None:
+                        server.broken("<Signal> for the pool (IPCNoSignalForSession)")
+                        return 1
                     elif pkt.kind == "Signal":
                         server.on_signal(pkt.guid)
                     elif pkt.kind == "Close":
                         if server.on_close(pkt.guid):
                             return 0
                     else:
-                        log(f"unexpected {pkt.kind} from the client, ignored")
+                        server.broken(f"<{pkt.kind}> from the client (IPCUnknownElementReceived)")
+                        return 1
             else:
                 server.on_data(None, "Default", chunk)
         except FramingError as e:
