@@ -18,7 +18,8 @@ What it does (every PSRP decision is psrpcore's; the shim frames bytes and drive
    (`<Close PSGuid=0…>`, waits for `<CloseAck>`) and exits 0 when the pipeline Completed.
 
 OutOfProc flow control as PowerShell's client does it: after each `<Data>` it waits for the
-`<DataAck>` of that PSGuid before sending the next one for it. Exit status: 0 = the pipeline
+`<DataAck>` of that PSGuid before sending the next one for it; a `<Command>`, `<Signal>` or
+`<Close>` from the server ends the run (PowerShell: IPCUnknownElementReceived). Exit status: 0 = the pipeline
 completed and everything was acknowledged, 1 = anything else (reason on stderr). `--timeout`
 bounds each wait (default 10 s).
 """
@@ -99,8 +100,11 @@ class Client:
                 log(f"packet {pkt!r}")
                 if pkt.kind == "Data":
                     self.feed(pkt.payload, pkt.stream, pkt.guid)
-                else:
+                elif pkt.kind.endswith("Ack"):
                     self.acks.append((pkt.kind, pkt.guid))
+                else:
+                    # PowerShell's client knows only Data and the acks: IPCUnknownElementReceived.
+                    raise Failure(f"<{pkt.kind}> from the server (IPCUnknownElementReceived)")
         else:
             for frag in self.reader.fragments():
                 self.feed(frag, "Default", None)
