@@ -5,7 +5,8 @@
     clippy::unwrap_used,
     clippy::panic,
     clippy::indexing_slicing,
-    clippy::expect_used
+    clippy::expect_used,
+    clippy::cast_possible_truncation
 )]
 
 use peercheck_golden::export::Export;
@@ -153,7 +154,10 @@ fn first_valid_vectors() -> Vec<peercheck_golden::Vector> {
 
 fn vector_args(v: &peercheck_golden::Vector) -> Vec<String> {
     // `psrp` means raw fragments and `psrp-outofproc` the line framing (as in `decode`).
-    let proto = match (v.id.split('.').next().unwrap(), v.params.get("framing").map(String::as_str)) {
+    let proto = match (
+        v.id.split('.').next().unwrap(),
+        v.params.get("framing").map(String::as_str),
+    ) {
         ("psrp", Some("fragments")) => "psrp",
         ("psrp", _) => "psrp-outofproc",
         (p, _) => p,

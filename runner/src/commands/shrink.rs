@@ -78,8 +78,7 @@ impl Shrinker<'_> {
     /// Simplify each step's fields until no single change keeps the failure.
     async fn simpler_fields(&mut self, mut s: Scenario) -> Scenario {
         for i in 0..s.steps.len() {
-            'again: loop {
-                let Some(step) = s.steps.get(i) else { break };
+            'again: while let Some(step) = s.steps.get(i) {
                 for c in shrinker::step_candidates(step) {
                     if self.runs >= self.max_runs {
                         return s;

@@ -64,7 +64,13 @@ fn strip(v: Value) -> Value {
         Value::Object(m) => Value::Object(
             m.into_iter()
                 .filter(|(_, x)| !x.is_null())
-                .map(|(k, x)| if k == "fault" || k == "expect-close" { (k, strip_deep(x)) } else { (k, x) })
+                .map(|(k, x)| {
+                    if k == "fault" || k == "expect-close" {
+                        (k, strip_deep(x))
+                    } else {
+                        (k, x)
+                    }
+                })
                 .collect(),
         ),
         other => other,

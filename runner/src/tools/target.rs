@@ -130,7 +130,7 @@ pub fn seed_or_clock(seed: Option<u64>) -> u64 {
     seed.unwrap_or_else(|| {
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as u64)
+            .map(|d| d.as_secs().rotate_left(32) ^ u64::from(d.subsec_nanos()))
             .unwrap_or(1)
     })
 }
