@@ -136,10 +136,19 @@ impl Default for ClientScript {
         ClientScript {
             capset: None,
             timeout_ms: 10_000,
-            requests: vec![Request {
-                send: serde_json::json!({ "exec.run": { "sessionId": 1, "command": "notepad.exe" } }),
-                ..Request::default()
-            }],
+            // Two RUN sessions at once (the first is not waited for), so that a client reusing a
+            // running session's id (`now-client-session-id-reuse`) shows on the wire.
+            requests: vec![
+                Request {
+                    send: serde_json::json!({ "exec.run": { "sessionId": 1, "command": "notepad.exe" } }),
+                    wait: Some(false),
+                    ..Request::default()
+                },
+                Request {
+                    send: serde_json::json!({ "exec.run": { "sessionId": 2, "command": "calc.exe" } }),
+                    ..Request::default()
+                },
+            ],
         }
     }
 }

@@ -271,16 +271,22 @@ fn all_caps() -> Value {
 // ------------------------------------------------------------------ normal paths
 
 #[test]
-fn default_client_and_server_run_one_exec_run() {
+fn default_client_and_server_run_two_concurrent_exec_runs() {
     let t = pair((&[], None, None), (&[], None, None), 60);
     assert!(t.ok(), "{}", t.summary());
     assert_eq!(
         t.labels(Role::Client),
-        vec!["channel.capset", "exec.run", "channel.close"]
+        vec!["channel.capset", "exec.run", "exec.run", "channel.close"]
     );
     assert_eq!(
         t.labels(Role::Server),
-        vec!["channel.capset", "exec.started", "exec.result"]
+        vec![
+            "channel.capset",
+            "exec.started",
+            "exec.result",
+            "exec.started",
+            "exec.result"
+        ]
     );
 }
 
