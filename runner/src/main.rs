@@ -8,6 +8,7 @@ mod cli;
 mod commands;
 mod engine;
 mod expectations;
+mod fuzzing;
 mod matcher;
 mod protocols;
 mod report;

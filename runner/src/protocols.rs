@@ -29,6 +29,11 @@ pub fn get(name: &str) -> Result<&'static dyn ProtocolDef, String> {
 
 /// A simulator peer for `protocol`.
 pub fn new_peer(protocol: &str, config: &PeerConfig) -> Result<Box<dyn Peer>, String> {
+    // Generic misbehaviours (simulator/src/bugs.rs) wrap the protocol's correct peer.
+    if let Some(bug) = peercheck_simulator::bugs::requested(config) {
+        let inner = new_peer(protocol, &peercheck_simulator::bugs::without_misbehave(config))?;
+        return peercheck_simulator::bugs::wrap(bug, get(protocol)?, config, inner);
+    }
     match protocol {
         #[cfg(feature = "now")]
         "now" => peercheck_simulator::now::new_peer(config),
@@ -45,7 +50,7 @@ pub fn new_peer(protocol: &str, config: &PeerConfig) -> Result<Box<dyn Peer>, St
 
 /// The misbehaviour modes of a protocol's simulator peers.
 pub fn misbehaviours(protocol: &str) -> &'static [Misbehaviour] {
-    match protocol {
+    let own: &'static [Misbehaviour] = match protocol {
         #[cfg(feature = "now")]
         "now" => peercheck_simulator::now::MISBEHAVIOURS,
         #[cfg(feature = "psrp")]
@@ -53,6 +58,10 @@ pub fn misbehaviours(protocol: &str) -> &'static [Misbehaviour] {
         #[cfg(feature = "inedo")]
         "inedo" => peercheck_simulator::inedo::MISBEHAVIOURS,
         _ => &[],
+    };
+    match get(protocol) {
+        Ok(p) => peercheck_simulator::bugs::with_generic(p.name(), own),
+        Err(_) => own,
     }
 }
 

@@ -4,6 +4,7 @@
 //! fault model; `driver` serves peers over TCP or stdio with tokio.
 #![forbid(unsafe_code)]
 
+pub mod bugs;
 pub mod driver;
 pub mod faults;
 pub mod peer;

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Smoke run of every fuzz target: build them all, then run each for a few seconds from the seed
+# corpus generated from golden/. Exits non-zero if any target crashes (or fails to build).
+# Usage: fuzz/smoke.sh [seconds per target, default 5]. Called by .ci/run.
+set -uo pipefail
+cd "$(dirname "$0")"
+secs="${1:-5}"
+export RUSTC_BOOTSTRAP=1   # cargo-fuzz needs nightly flags; the stable toolchain accepts them this way
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+# Same flags as the long campaigns (docs/fuzzing.md): no sanitizer (safe Rust), debug assertions
+# on (integer overflow panics are findings).
+flags=(-s none -a)
+
+if ! command -v cargo-fuzz >/dev/null 2>&1; then
+  echo "==> installing cargo-fuzz"
+  cargo install cargo-fuzz --locked || exit 1
+fi
+
+echo "==> building the fuzz targets"
+cargo fuzz build "${flags[@]}" || exit 1
+
+echo "==> seed corpus from golden/"
+cargo run -q --bin gen-corpus || exit 1
+
+failed=()
+for t in $(cargo fuzz list); do
+  echo "==> $t (${secs}s)"
+  mkdir -p "corpus/$t"
+  if ! cargo fuzz run "${flags[@]}" "$t" "corpus/$t" -- -max_total_time="$secs" -max_len=65536 \
+        -print_final_stats=1 2>"artifacts-$t.log"; then
+    tail -n 30 "artifacts-$t.log"
+    failed+=("$t")
+  else
+    grep -E '^stat::number_of_executed_units' "artifacts-$t.log" || true
+  fi
+  rm -f "artifacts-$t.log"
+done
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "fuzz smoke: crashes in: ${failed[*]} (see fuzz/artifacts/)" >&2
+  exit 1
+fi
+echo "fuzz smoke: every target ran ${secs}s without a crash"
