@@ -110,6 +110,10 @@ struct Exchange<'a, L: Link + ?Sized> {
     start: Instant,
     trace: Vec<TraceEntry>,
     buf: Vec<u8>,
+    /// A write failed (the implementation had closed): fine if an `expect-close` follows,
+    /// a failure otherwise.
+    write_failed: Option<(usize, String)>,
+    step: usize,
 }
 
 enum Next {
@@ -210,6 +214,8 @@ pub async fn run<L: Link + ?Sized>(
         start: Instant::now(),
         trace: Vec::new(),
         buf: vec![0u8; 64 * 1024],
+        write_failed: None,
+        step: 0,
     };
     let mut vars = Vars::new();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
@@ -222,6 +228,7 @@ pub async fn run<L: Link + ?Sized>(
     ignorable.extend(scenario.ignore.iter().cloned());
 
     for (i, step) in scenario.steps.iter().enumerate() {
+        ex.step = i + 1;
         let r = run_step(
             step,
             &mut ex,
@@ -246,6 +253,15 @@ pub async fn run<L: Link + ?Sized>(
     }
     let _ = ex.exec.flush_held(ex.link).await;
     let _ = ex.link.shutdown().await;
+    if let Some((step, e)) = ex.write_failed.take() {
+        return RunRecord {
+            outcome: Outcome::Broken,
+            step: Some(step),
+            reason: format!("the implementation closed the connection before the suite could send ({e})"),
+            mismatches: Vec::new(),
+            trace: ex.trace,
+        };
+    }
     RunRecord {
         outcome: Outcome::Passed,
         step: None,
@@ -275,10 +291,10 @@ async fn run_step<L: Link + ?Sized>(
     };
     if let Some(msg) = &step.send {
         let msg = matcher::substitute(msg, vars).map_err(Stop::suite)?;
-        let bytes = ex
-            .session
-            .encode(&msg)
-            .map_err(|e| Stop::suite(format!("cannot encode the message: {e}")))?;
+        let bytes = match ex.session.encode(&msg) {
+            Ok(b) => b,
+            Err(e) => return Err(blame_encode_failure(ex, e.to_string()).await),
+        };
         let name = msg
             .as_object()
             .and_then(|m| m.keys().next().cloned())
@@ -359,7 +375,10 @@ async fn run_step<L: Link + ?Sized>(
         let deadline = Instant::now() + within(&close.within);
         loop {
             match ex.next(deadline).await {
-                Ok(Next::Closed(_)) => return Ok(()),
+                Ok(Next::Closed(_)) => {
+                    ex.write_failed = None;
+                    return Ok(());
+                }
                 Ok(Next::TimedOut) => {
                     return Err(Stop::broken(format!(
                         "the connection stayed open for {:?}",
@@ -422,6 +441,19 @@ async fn run_step<L: Link + ?Sized>(
     Err(Stop::suite("step without an action (include left unexpanded?)"))
 }
 
+/// An encode failure is the suite's problem, unless the session broke on the implementation's
+/// bytes (a TLS alert or garbage already received): then it is the implementation's.
+async fn blame_encode_failure<L: Link + ?Sized>(ex: &mut Exchange<'_, L>, e: String) -> Stop {
+    let deadline = Instant::now() + Duration::from_millis(50);
+    match ex.next(deadline).await {
+        Err(stop) if stop.outcome == Outcome::Broken => Stop::broken(format!(
+            "{} (so the suite could not encode its next message: {e})",
+            stop.reason
+        )),
+        _ => Stop::suite(format!("cannot encode the message: {e}")),
+    }
+}
+
 async fn send_bytes<L: Link + ?Sized>(
     ex: &mut Exchange<'_, L>,
     protocol: &dyn ProtocolDef,
@@ -445,9 +477,13 @@ async fn send_bytes<L: Link + ?Sized>(
             ex.eof = true;
             Ok(())
         }
-        Err(e) => Err(Stop::broken(format!(
-            "the implementation closed the connection before the suite could send ({e})"
-        ))),
+        Err(e) => {
+            // Keep reading what the implementation sent before it closed: an `expect-close`
+            // next is satisfied, anything else fails on the close (or at the end of the steps).
+            ex.note("note", format!("write failed: {e}"), &[], String::new());
+            ex.write_failed.get_or_insert((ex.step, e.to_string()));
+            Ok(())
+        }
     }
 }
 
