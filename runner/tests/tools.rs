@@ -703,6 +703,17 @@ fn shrink_keeps_the_failure_with_fewer_steps() {
         "9",
     ]);
     assert_eq!(o.status.code(), Some(1), "still fails: {}\n{yaml}", text(&o));
+    // ... and is still a fair scenario: the correct simulator passes it (the oracle).
+    let o = run(&["replay", &m, "--seed", "9"]);
+    assert!(
+        o.status.success(),
+        "passes on the correct simulator: {}\n{yaml}",
+        text(&o)
+    );
+    assert!(
+        yaml.contains(r#""sessionId": 7"#),
+        "the session id the expectation is about stays: {yaml}"
+    );
     // A passing scenario has nothing to shrink.
     let o = run(&["shrink", src, "--seed", "9"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

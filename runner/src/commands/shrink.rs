@@ -2,6 +2,11 @@
 //! failure (verdict, kind of failing step, message names) still reproduces — first fewer steps
 //! (chunks, then single steps), then simpler fields (dropped, zeroed, shortened). Every trial runs
 //! the real implementation with the same seed; the minimal scenario records the seed.
+//!
+//! Against `--misbehave M` the correct built-in simulator is the oracle: a smaller scenario counts
+//! only if it still passes there too, so shrinking cannot turn a bug report into a scenario that
+//! no correct implementation passes (e.g. a server echoing a session id the shrink zeroed).
+//! Against other implementations, `--oracle-builtin` asks for the same check.
 
 use super::exit;
 use crate::commands::run::ExecPlan;
@@ -26,11 +31,19 @@ pub struct ShrinkArgs {
     /// Give up simplifying after this many runs.
     #[arg(long, default_value_t = 300)]
     pub max_runs: usize,
+    /// Keep only candidates that pass on the correct built-in simulator (default with --misbehave).
+    #[arg(long)]
+    pub oracle_builtin: bool,
+    /// No oracle check, even with --misbehave.
+    #[arg(long, conflicts_with = "oracle_builtin")]
+    pub no_oracle: bool,
 }
 
 struct Shrinker<'a> {
     template: LoadedScenario,
     plan: &'a ExecPlan,
+    /// Where a candidate must pass (the correct simulator), if anywhere.
+    oracle: Option<ExecPlan>,
     want: Signature,
     runs: usize,
     max_runs: usize,
@@ -45,9 +58,18 @@ impl Shrinker<'_> {
         self.runs += 1;
         let mut loaded = self.template.clone();
         loaded.scenario = candidate.clone();
-        match run_once(&loaded, self.plan).await {
+        let same = match run_once(&loaded, self.plan).await {
             Ok(r) => shrinker::signature(candidate, &r).is_some_and(|s| s == self.want),
             Err(_) => false,
+        };
+        match &self.oracle {
+            Some(o) if same => {
+                self.runs += 1;
+                run_once(&loaded, o)
+                    .await
+                    .is_ok_and(|r| r.verdict == crate::verdict::Verdict::Pass)
+            }
+            _ => same,
         }
     }
 
@@ -79,7 +101,7 @@ impl Shrinker<'_> {
     async fn simpler_fields(&mut self, mut s: Scenario) -> Scenario {
         for i in 0..s.steps.len() {
             'again: while let Some(step) = s.steps.get(i) {
-                for c in shrinker::step_candidates(step) {
+                for c in shrinker::step_candidates(step, &shrinker::linked_values(&s.steps)) {
                     if self.runs >= self.max_runs {
                         return s;
                     }
@@ -141,9 +163,29 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
         loaded.scenario.id,
         loaded.scenario.steps.len()
     );
+    let mut oracle = None;
+    if !args.no_oracle && (args.oracle_builtin || args.transport.misbehave.is_some()) {
+        let mut correct = args.transport.clone();
+        correct.misbehave = None;
+        correct.target = None;
+        correct.listen = None;
+        correct.exec = None;
+        match correct.plan(seed) {
+            Ok(p) => match run_once(&loaded, &p).await {
+                Ok(r) if r.verdict == crate::verdict::Verdict::Pass => oracle = Some(p),
+                Ok(r) => eprintln!(
+                    "note: no oracle: the scenario does not pass on the correct simulator either ({})",
+                    r.verdict.as_str()
+                ),
+                Err(e) => eprintln!("note: no oracle: {e}"),
+            },
+            Err(e) => eprintln!("note: no oracle: {e}"),
+        }
+    }
     let mut sh = Shrinker {
         template: loaded.clone(),
         plan: &plan,
+        oracle,
         want: want.clone(),
         runs: 1,
         max_runs: args.max_runs.max(2),

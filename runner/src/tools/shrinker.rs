@@ -7,12 +7,15 @@ use crate::verdict::Verdict;
 use serde_json::Value;
 
 /// What must stay the same for a smaller scenario to count as the same failure: the verdict, the
-/// kind of the failing step and the message names it is about.
+/// kind of the failing step, the message names it is about, and how it failed (the mismatching
+/// field paths, or a timeout, a close, an unexpected message, malformed bytes) — so a mismatch
+/// does not "shrink" into a mere timeout.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
     pub verdict: Verdict,
     pub action: String,
     pub names: Vec<String>,
+    pub how: String,
 }
 
 impl std::fmt::Display for Signature {
@@ -21,7 +24,7 @@ impl std::fmt::Display for Signature {
         if !self.names.is_empty() {
             write!(f, " ({})", self.names.join(", "))?;
         }
-        Ok(())
+        write!(f, ": {}", self.how)
     }
 }
 
@@ -44,7 +47,31 @@ pub fn signature(s: &Scenario, r: &ScenarioResult) -> Option<Signature> {
         verdict: r.verdict,
         action,
         names,
+        how: how_it_failed(r),
     })
+}
+
+/// The kind of failure, without the values that vary from run to run.
+fn how_it_failed(r: &ScenarioResult) -> String {
+    if !r.mismatches.is_empty() {
+        let mut paths: Vec<&str> = r.mismatches.iter().map(|m| m.path.as_str()).collect();
+        paths.sort_unstable();
+        paths.dedup();
+        return format!("mismatch in {}", paths.join(", "));
+    }
+    let reason = r.reason.as_str();
+    if reason.starts_with("no ") && reason.contains(" within ") {
+        return "timeout".into();
+    }
+    if let Some((_, got)) = reason.split_once(", got ") {
+        return format!("unexpected {}", got.split_whitespace().next().unwrap_or(""));
+    }
+    for word in ["malformed", "closed", "reset", "silence", "stayed open"] {
+        if reason.contains(word) {
+            return word.into();
+        }
+    }
+    reason.chars().filter(|c| !c.is_ascii_digit()).collect()
 }
 
 /// `steps` without the range `at..at + len`.
@@ -57,8 +84,48 @@ pub fn without(s: &Scenario, at: usize, len: usize) -> Scenario {
     c
 }
 
+/// `(field name, value)` pairs that `expect` steps name literally. A `send` keeps these values: the
+/// expectation is about them (a server must echo the session id it was sent), and changing one
+/// side alone would turn a real failure into a scenario no correct implementation passes.
+pub fn linked_values(steps: &[Step]) -> Vec<(String, Value)> {
+    fn walk(v: &Value, key: Option<&str>, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) if crate::matcher::as_matcher(v).is_none() => {
+                for (k, x) in m {
+                    walk(x, Some(k), out);
+                }
+            }
+            Value::Number(_) | Value::String(_) => {
+                if let Some(k) = key {
+                    out.push((k.to_owned(), v.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for m in steps.iter().filter_map(|s| s.expect.as_ref()) {
+        if let Some(map) = m.as_object() {
+            for fields in map.values() {
+                walk(fields, None, &mut out);
+            }
+        }
+    }
+    out
+}
+
+fn is_linked(linked: &[(String, Value)], key: &str, v: &Value) -> bool {
+    linked.iter().any(|(k, x)| {
+        k == key
+            && match (x, v) {
+                (Value::Number(a), Value::Number(b)) => a.as_f64() == b.as_f64(),
+                _ => x == v,
+            }
+    })
+}
+
 /// Smaller versions of one step (each differs from it by one simplification).
-pub fn step_candidates(step: &Step) -> Vec<Step> {
+pub fn step_candidates(step: &Step, linked: &[(String, Value)]) -> Vec<Step> {
     let mut out = Vec::new();
     if step.note.is_some() {
         out.push(Step {
@@ -72,7 +139,7 @@ pub fn step_candidates(step: &Step) -> Vec<Step> {
         out.push(c);
     }
     if let Some(m) = &step.send {
-        for v in message_candidates(m, false) {
+        for v in message_candidates(m, false, linked) {
             out.push(Step {
                 send: Some(v),
                 ..step.clone()
@@ -80,7 +147,7 @@ pub fn step_candidates(step: &Step) -> Vec<Step> {
         }
     }
     if let Some(m) = &step.expect {
-        for v in message_candidates(m, true) {
+        for v in message_candidates(m, true, linked) {
             out.push(Step {
                 expect: Some(v),
                 ..step.clone()
@@ -101,9 +168,11 @@ pub fn step_candidates(step: &Step) -> Vec<Step> {
     out
 }
 
-/// Simpler messages: for `expect`, drop alternative names; then each field dropped, each number
-/// zeroed, each string or hex string halved, each list halved — one change per candidate.
-pub fn message_candidates(m: &Value, is_expect: bool) -> Vec<Value> {
+/// Simpler messages, one change per candidate. `send`: each field dropped, each number zeroed,
+/// each string or hex string halved, each list halved (values in `linked` are kept).
+/// `expect`: alternative names and fields dropped only — an expectation gets weaker, never
+/// different, so it stays one a correct implementation meets.
+pub fn message_candidates(m: &Value, is_expect: bool, linked: &[(String, Value)]) -> Vec<Value> {
     let mut out = Vec::new();
     let Some(map) = m.as_object() else { return out };
     if is_expect && map.len() > 1 {
@@ -114,7 +183,7 @@ pub fn message_candidates(m: &Value, is_expect: bool) -> Vec<Value> {
         }
     }
     for (name, fields) in map {
-        for f in value_candidates(fields) {
+        for f in value_candidates(fields, is_expect, linked) {
             let mut c = map.clone();
             c.insert(name.clone(), f);
             out.push(Value::Object(c));
@@ -124,7 +193,7 @@ pub fn message_candidates(m: &Value, is_expect: bool) -> Vec<Value> {
 }
 
 /// Simpler versions of a field map (recursively).
-fn value_candidates(v: &Value) -> Vec<Value> {
+fn value_candidates(v: &Value, is_expect: bool, linked: &[(String, Value)]) -> Vec<Value> {
     let mut out = Vec::new();
     match v {
         Value::Object(map) => {
@@ -133,17 +202,21 @@ fn value_candidates(v: &Value) -> Vec<Value> {
                 return out;
             }
             for (k, x) in map {
+                if !is_expect && is_linked(linked, k, x) {
+                    continue;
+                }
                 let mut dropped = map.clone();
                 dropped.remove(k);
                 out.push(Value::Object(dropped));
-                for y in leaf_candidates(x).into_iter().chain(value_candidates(x)) {
+                let leaves = if is_expect { Vec::new() } else { leaf_candidates(x) };
+                for y in leaves.into_iter().chain(value_candidates(x, is_expect, linked)) {
                     let mut c = map.clone();
                     c.insert(k.clone(), y);
                     out.push(Value::Object(c));
                 }
             }
         }
-        Value::Array(items) if !items.is_empty() => {
+        Value::Array(items) if !items.is_empty() && !is_expect => {
             out.push(Value::Array(
                 items.iter().take(items.len() / 2).cloned().collect(),
             ));
@@ -181,11 +254,12 @@ mod tests {
         let c = message_candidates(
             &json!({ "exec.run": { "sessionId": 7, "command": "notepad" } }),
             false,
+            &[],
         );
         assert!(c.contains(&json!({ "exec.run": { "command": "notepad" } })));
         assert!(c.contains(&json!({ "exec.run": { "sessionId": 0, "command": "notepad" } })));
         assert!(c.contains(&json!({ "exec.run": { "sessionId": 7, "command": "not" } })));
-        let hex = message_candidates(&json!({ "exec.data": { "data": "68656c6c6f" } }), false);
+        let hex = message_candidates(&json!({ "exec.data": { "data": "68656c6c6f" } }), false, &[]);
         assert!(
             hex.contains(&json!({ "exec.data": { "data": "6865" } })),
             "{hex:?}"
@@ -193,8 +267,39 @@ mod tests {
     }
 
     #[test]
+    fn values_an_expect_names_are_kept_in_sends() {
+        let steps: Vec<Step> = vec![Step {
+            expect: Some(json!({ "exec.started": { "sessionId": 7 } })),
+            ..Step::default()
+        }];
+        let linked = linked_values(&steps);
+        let c = message_candidates(
+            &json!({ "exec.run": { "sessionId": 7, "command": "x" } }),
+            false,
+            &linked,
+        );
+        assert!(c.iter().all(|m| m["exec.run"]["sessionId"] == 7), "{c:?}");
+        assert!(!c.is_empty());
+    }
+
+    #[test]
+    fn expectations_only_get_weaker() {
+        let c = message_candidates(&json!({ "a": { "x": 1, "y": "text" }, "b": {} }), true, &[]);
+        assert!(c.contains(&json!({ "a": { "y": "text" }, "b": {} })));
+        assert!(c.contains(&json!({ "b": {} })));
+        assert!(
+            !c.iter().any(|m| m["a"]["x"] == 0 || m["a"]["y"] == "te"),
+            "{c:?}"
+        );
+    }
+
+    #[test]
     fn matchers_and_references_are_kept_whole() {
-        let c = message_candidates(&json!({ "x": { "a": { "capture": "v" }, "b": "${v}" } }), true);
+        let c = message_candidates(
+            &json!({ "x": { "a": { "capture": "v" }, "b": "${v}" } }),
+            false,
+            &[],
+        );
         assert!(c
             .iter()
             .all(|m| m["x"].get("a").is_none_or(|a| a == &json!({ "capture": "v" }))));
