@@ -52,6 +52,9 @@ pub enum BenchCommand {
         /// Size of one output object in KiB.
         #[arg(long, default_value_t = 256)]
         object_kib: usize,
+        /// fragments (raw fragment stream) or outofproc (PowerShell's XML lines, base64, DataAck flow control).
+        #[arg(long, default_value = "fragments", value_parser = ["fragments", "outofproc"])]
+        framing: String,
     },
 }
 
@@ -63,7 +66,7 @@ pub async fn run(cmd: &BenchCommand) -> i32 {
             heartbeat,
             hold,
         } => now_load(*sessions, *heartbeat, *hold).await,
-        BenchCommand::PsrpStream { mib, object_kib } => psrp_stream(*mib, *object_kib).await,
+        BenchCommand::PsrpStream { mib, object_kib, framing } => psrp_stream(*mib, *object_kib, framing).await,
     };
     match r {
         Ok(()) => exit::OK,
@@ -289,7 +292,7 @@ async fn session(
     Ok((lat, heartbeats))
 }
 
-async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
+async fn psrp_stream(mib: usize, object_kib: usize, framing: &str) -> Result<(), String> {
     let object = "x".repeat(object_kib.max(1) * 1024);
     let count = (mib * 1024 / object_kib.max(1)).max(1);
     let steps: Vec<serde_yaml::Value> = (0..count)
@@ -297,15 +300,11 @@ async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
         .collect();
     let script = serde_yaml::to_value(serde_json::json!({ "steps": steps, "echo-input": false }))
         .map_err(|e| e.to_string())?;
-    let server_cfg = PeerConfig {
-        role: Some(Role::Server),
-        script: Some(script),
-        ..PeerConfig::default()
-    };
-    let client_cfg = PeerConfig {
-        role: Some(Role::Client),
-        ..PeerConfig::default()
-    };
+    let mut params = BTreeMap::new();
+    params.insert("framing".to_owned(), framing.to_owned());
+    let server_cfg =
+        PeerConfig { role: Some(Role::Server), script: Some(script), params: params.clone(), ..PeerConfig::default() };
+    let client_cfg = PeerConfig { role: Some(Role::Client), params, ..PeerConfig::default() };
     let server = protocols::new_peer("psrp", &server_cfg)?;
     let client = protocols::new_peer("psrp", &client_cfg)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
@@ -331,7 +330,7 @@ async fn psrp_stream(mib: usize, object_kib: usize) -> Result<(), String> {
     srv.abort();
     let payload = (count * object.len()) as f64 / (1024.0 * 1024.0);
     println!(
-        "psrp-stream: {count} PIPELINE_OUTPUT objects of {object_kib} KiB ({payload:.0} MiB payload) in {:.2} s = {:.0} MiB/s (client: {:?}); {} ms",
+        "psrp-stream ({framing}): {count} PIPELINE_OUTPUT objects of {object_kib} KiB ({payload:.0} MiB payload) in {:.2} s = {:.0} MiB/s (client: {:?}); {} ms",
         wall.as_secs_f64(),
         payload / wall.as_secs_f64(),
         outcome.finished,

@@ -583,7 +583,10 @@ impl Peer for PsrpServer {
 
     fn input(&mut self, _now: Duration, bytes: &[u8]) -> Vec<Output> {
         let (msgs, acks, err) = self.t.receive(bytes);
-        let mut out = Vec::new();
+        // PowerShell acknowledges a Data line once it has dispatched it; the pipeline it starts runs
+        // on its own, so its output follows the ack. (Acking after a long scripted output would
+        // starve a client that waits for each DataAck, as PowerShell's does.)
+        let mut out: Vec<Output> = acks;
         for d in &msgs {
             if self.state == PoolState::Closed {
                 break;
@@ -591,8 +594,6 @@ impl Peer for PsrpServer {
             out.push(Output::Log(format!("psrp server: received {}", d.name)));
             self.handle(d, &mut out);
         }
-        // PowerShell acknowledges a Data line after processing it.
-        out.extend(acks);
         if let Some(e) = err {
             if self.state != PoolState::Closed {
                 self.broken(&mut out, &format!("malformed client data: {e}"));
