@@ -3,13 +3,16 @@
 ServerPipeline), so that peercheck can test psrpcore as a server:
 
     peercheck run scenarios --exec 'adapters/psrpcore/.venv/bin/python adapters/psrpcore/server.py' \
-        --role server --filter 'psrp*' [--framing fragments]   # pass the same --framing to this shim
+        --role server --filter 'psrp*'
 
 Everything PSRP (fragments, messages, CLIXML, state machines, capability, key exchange, host
 calls) is psrpcore's. The shim only frames bytes and plays the part psrpcore leaves to its caller:
 
 Transport (psrpcore has none):
-- `--framing outofproc` (default): one XML packet per line, as `pwsh -s` speaks. `<Command>`
+- `--framing auto` (default): the catalogue chooses the framing per scenario (`params.framing`)
+  without telling the program, so the shim looks at the first byte: `<` → OutOfProc, anything else
+  → raw fragments. `--framing outofproc|fragments` forces one.
+- OutOfProc: one XML packet per line, as `pwsh -s` speaks. `<Command>`
   creates the ServerPipeline and is answered with `<CommandAck>`; each `<Data>` line is given to
   psrpcore and answered with `<DataAck>` (same PSGuid) after the replies it caused — a `<Data>`
   for a PSGuid no `<Command>` announced is dropped and still acknowledged, as PowerShell's server
@@ -18,7 +21,7 @@ Transport (psrpcore has none):
   (all-zero PSGuid) is answered with `<CloseAck>` and the process exits 0. As in PowerShell, an
   ack packet from the client (IPCUnknownElementReceived) or a `<Signal>` for the pool
   (IPCNoSignalForSession) breaks the pool.
-- `--framing fragments`: raw fragments both ways; stdin EOF ends the process.
+- fragments: raw fragments both ways; stdin EOF ends the process.
 - Replies go out as psrpcore's `data_to_send(32768)` payloads (PowerShell's fragment size,
   ERRATA PSRP-6): one Data line per payload, PSGuid = its pipeline id, Stream = its stream type.
 - psrpcore needs the ServerPipeline object before it decodes CREATE_PIPELINE /
@@ -38,6 +41,10 @@ Application logic (psrpcore does not run PowerShell) — deterministic, document
 - GET_COMMAND_METADATA: CommandMetadataCount + one object per match among a small command table.
 - SET_MAX_RUNSPACES ok when max ≥ min and ≥ 1; SET_MIN_RUNSPACES ok when 1 ≤ min ≤ max;
   GET_AVAILABLE_RUNSPACES = max − running pipelines; RESET_RUNSPACE_STATE ok.
+- `--no-running-state` (diagnostic, off by default): start pipelines with psrpcore's
+  `_change_state(Running, emit=False)` instead of `ServerPipeline.start()`, which queues a
+  PIPELINE_STATE Running that PowerShell never sends (see expectations/psrpcore-server.yaml); it
+  lets a run show what else differs. Everything else stays psrpcore's.
 - When psrpcore raises on client data, the pool is set Broken (if open) with the error, the
   replies are flushed, and the process exits 1.
 """
@@ -226,7 +233,8 @@ class Job:
 
 
 class Server:
-    def __init__(self, framing, out):
+    def __init__(self, framing, out, running_state=True):
+        self.running_state = running_state
         self.framing = framing
         self.out = out
         self.pool = psrpcore.ServerRunspacePool()
@@ -305,7 +313,7 @@ class Server:
             pipe = pool.pipeline_table[ev.pipeline_id]
             job = Job(pipe, plan(meta.commands), meta.no_input)
             self.jobs[ev.pipeline_id] = job
-            pipe.start()
+            self.start(pipe)
             self.advance(job)
         elif isinstance(ev, psrpcore.GetCommandMetadataEvent):
             self.command_metadata(ev)
@@ -341,6 +349,12 @@ class Server:
             pool.runspace_availability_response(ev.ci, True)
         # SessionCapability, InitRunspacePool, ConnectRunspacePool, PublicKey: psrpcore queues the
         # replies itself. Host responses for the pool: nothing to do.
+
+    def start(self, pipe):
+        if self.running_state:
+            pipe.start()  # psrpcore queues PIPELINE_STATE Running here
+        else:
+            pipe._change_state(PSInvocationState.Running, emit=False)
 
     def advance(self, job):
         pipe = job.pipe
@@ -398,7 +412,7 @@ class Server:
             return any(n.startswith(p[:-1]) if p.endswith("*") else n == p for p in patterns)
 
         found = [c for c in KNOWN_COMMANDS if hit(c)]
-        pipe.start()
+        self.start(pipe)
         pipe.write_output(CommandMetadataCount(Count=len(found)))
         for c in found:
             info = PSCustomObject(Name=c, CommandType=8)
@@ -422,10 +436,14 @@ class Server:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--framing", choices=["outofproc", "fragments"], default="outofproc")
+    ap.add_argument("--framing", choices=["auto", "outofproc", "fragments"], default="auto",
+                    help="auto (default): OutOfProc when the first byte is '<', raw fragments otherwise")
+    ap.add_argument("--no-running-state", action="store_true",
+                    help="diagnostic: do not send psrpcore's PIPELINE_STATE Running")
     opts = ap.parse_args()
     out = sys.stdout.buffer
-    server = Server(opts.framing, out)
+    framing = opts.framing
+    server = None
     # In fragments framing the bytes go straight to the server's fragment reader.
     reader = OutOfProcReader()
     fd = sys.stdin.fileno()
@@ -434,8 +452,18 @@ def main():
         if not chunk:
             log("stdin closed")
             return 0
+        if framing == "auto":
+            # The catalogue picks the framing per scenario (params.framing) and the shim is not told:
+            # an OutOfProc stream starts with '<', a fragment stream with a big-endian ObjectId.
+            first = chunk.lstrip()[:1]
+            if not first:
+                continue
+            framing = "outofproc" if first == b"<" else "fragments"
+            log(f"framing: {framing} (detected)")
+        if server is None:
+            server = Server(framing, out, running_state=not opts.no_running_state)
         try:
-            if opts.framing == "outofproc":
+            if framing == "outofproc":
                 reader.push(chunk)
                 for pkt in reader.packets():
                     log(f"packet {pkt!r}")
