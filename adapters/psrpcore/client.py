@@ -10,8 +10,8 @@ What it does (every PSRP decision is psrpcore's; the shim frames bytes and drive
 1. Opens a RunspacePool (psrpcore's open(): SESSION_CAPABILITY + INIT_RUNSPACEPOOL, min=max=1)
    and reads until the pool is Opened (or Broken/Closed: exit 1).
 2. Runs one pipeline: `Get-Date` (ClientPowerShell.add_command), OutOfProc `<Command>` first and
-   waits for `<CommandAck>`, then the CREATE_PIPELINE data; answers host calls that return a
-   value (ReadLine → "peercheck", ReadLineAsSecureString → a SecureString after psrpcore's key
+   waits for `<CommandAck>`, then the CREATE_PIPELINE data; answers pipeline and pool host calls
+   that return a value (ReadLine → "peercheck", ReadLineAsSecureString → a SecureString after psrpcore's key
    exchange, others → an error record), asks for the session key when a SecureString arrives,
    and reads until the pipeline leaves Running.
 3. Closes the pipeline (`<Close PSGuid=pid>`, waits for `<CloseAck>`), then the pool
@@ -153,8 +153,8 @@ class Client:
         self.send_pending()
         while ps.state == PSInvocationState.Running:
             ev = self.next_event()
-            if isinstance(ev, psrpcore.PipelineHostCallEvent) and ev.ci != -100:
-                self.answer_host_call(ps, ev)
+            if isinstance(ev, (psrpcore.PipelineHostCallEvent, psrpcore.RunspacePoolHostCallEvent)) and ev.ci != -100:
+                self.answer_host_call(ev)
             elif isinstance(ev, psrpcore.PipelineOutputEvent) and isinstance(ev.data, PSSecureString):
                 self.ensure_key()
             elif isinstance(ev, psrpcore.RunspacePoolStateEvent) and pool.state != RunspacePoolState.Opened:
@@ -172,20 +172,22 @@ class Client:
         if final != PSInvocationState.Completed:
             raise Failure(f"pipeline ended {final.name}")
 
-    def answer_host_call(self, ps, ev):
+    def answer_host_call(self, ev):
+        # ClientRunspacePool.host_response answers pool and pipeline host calls alike (by ci).
+        respond = self.pool.host_response
         mi = ev.method_identifier
         if mi == HostMethodIdentifier.ReadLine:
-            ps.host_response(ev.ci, "peercheck")
+            respond(ev.ci, "peercheck")
         elif mi == HostMethodIdentifier.ReadLineAsSecureString:
             self.ensure_key()
-            ps.host_response(ev.ci, PSSecureString("peercheck"))
+            respond(ev.ci, PSSecureString("peercheck"))
         else:
             err = ErrorRecord(
                 Exception=NETException(Message=f"host method {mi.name} is not implemented by this client"),
                 CategoryInfo=ErrorCategoryInfo(Category=ErrorCategory.NotImplemented),
                 FullyQualifiedErrorId="HostMethodNotImplemented",
             )
-            ps.host_response(ev.ci, error_record=err)
+            respond(ev.ci, error_record=err)
         self.send_pending()
 
     def ensure_key(self):

@@ -24,9 +24,11 @@ Transport (psrpcore has none):
 - fragments: raw fragments both ways; stdin EOF ends the process.
 - Replies go out as psrpcore's `data_to_send(32768)` payloads (PowerShell's fragment size,
   ERRATA PSRP-6): one Data line per payload, PSGuid = its pipeline id, Stream = its stream type.
-- psrpcore needs the ServerPipeline object before it decodes CREATE_PIPELINE /
-  GET_COMMAND_METADATA, so the shim reads the PID from the message header as fragments arrive and
-  creates it (this is the only way in fragments framing, where there is no `<Command>`).
+- OutOfProc Data payloads go to psrpcore whole (its own fragment parsing); in fragments framing
+  the shim cuts the stream into whole fragments first (psrpcore slices without length checks).
+  psrpcore needs the ServerPipeline object before it decodes CREATE_PIPELINE /
+  GET_COMMAND_METADATA: in fragments framing (no `<Command>`) the shim reads the PID from the
+  message header as fragments arrive and creates it.
 
 Application logic (psrpcore does not run PowerShell) — deterministic, documented in README.md:
 - Commands of CREATE_PIPELINE, statement by statement: `Get-Date` → a fixed DateTime
@@ -261,6 +263,12 @@ class Server:
 
     # -- input
     def on_data(self, guid, stream, payload):
+        if self.framing == "outofproc":
+            # A Data line carries whole fragments: it goes to psrpcore as one payload, the way
+            # psrpcore's own OutOfProc tests feed it (psrpcore does its own fragment parsing).
+            self.feed(guid, stream, payload)
+            self.flush()
+            return
         reader = self.frames.setdefault(guid, FragmentReader())
         reader.push(payload)
         for frag in reader.fragments():
@@ -268,15 +276,18 @@ class Server:
             if seen and seen[0] in (CREATE_PIPELINE, GET_COMMAND_METADATA) and seen[1]:
                 if seen[1] not in self.pool.pipeline_table:
                     psrpcore.ServerPipeline(self.pool, seen[1])
-            st = psrpcore.StreamType.prompt_response if stream == "PromptResponse" else psrpcore.StreamType.default
-            self.pool.receive_data(psrpcore.PSRPPayload(frag, st, guid))
-            while True:
-                event = self.pool.next_event()
-                if event is None:
-                    break
-                log(f"event {type(event).__name__}")
-                self.on_event(event)
+            self.feed(guid, stream, frag)
         self.flush()
+
+    def feed(self, guid, stream, data):
+        st = psrpcore.StreamType.prompt_response if stream == "PromptResponse" else psrpcore.StreamType.default
+        self.pool.receive_data(psrpcore.PSRPPayload(data, st, guid))
+        while True:
+            event = self.pool.next_event()
+            if event is None:
+                return
+            log(f"event {type(event).__name__}")
+            self.on_event(event)
 
     def on_command(self, guid):
         self.announced.add(guid)
@@ -354,6 +365,10 @@ class Server:
         if self.running_state:
             pipe.start()  # psrpcore queues PIPELINE_STATE Running here
         else:
+            # The same state check as ServerPipeline.start(), without its PIPELINE_STATE message.
+            valid = [PSInvocationState.NotStarted, PSInvocationState.Stopped, PSInvocationState.Completed]
+            if pipe.state not in valid:
+                raise psrpcore.InvalidPipelineState("start a pipeline", pipe.state, valid)
             pipe._change_state(PSInvocationState.Running, emit=False)
 
     def advance(self, job):
