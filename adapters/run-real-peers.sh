@@ -8,7 +8,7 @@
 # Rust shims from crates.io (cargo build). Exit status: 0 when every peer's results are what its
 # expectations file says (pass, xfail, non-strict, unsupported), 1 on anything unexpected (fail,
 # xpass or error beyond the expectations — peercheck's own exit code 1 or 3), 2 on a set-up error.
-# A peer whose filter selects no scenario yet is skipped (noted), not failed.
+# A peer whose selection has no scenario yet is skipped (noted), not failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,18 +34,19 @@ else
 fi
 
 failed=()
-# run_peer LABEL FILTER ROLE [peercheck run options…]
+# run_peer LABEL ROLE [peercheck run options…]; the scenario selection is in the array `sel`
+# (e.g. --filter 'psrp*'), shared by the count and the run.
 run_peer() {
-  local label=$1 filter=$2 role=$3
-  shift 3
-  step "$label: $filter as $role"
+  local label=$1 role=$2
+  shift 2
+  step "$label: ${sel[*]} as $role"
   local n
-  n=$("$pc" list scenarios --filter "$filter" --role "$role" --json 2>/dev/null | grep -c '^{')
+  n=$("$pc" list scenarios "${sel[@]}" --role "$role" --json 2>/dev/null | grep -c '^{')
   if [[ "$n" == 0 ]]; then
-    echo "no $filter scenario for the $role role yet: skipped"
+    echo "no scenario for the $role role yet: skipped"
     return
   fi
-  "$pc" run scenarios --quiet --filter "$filter" --role "$role" \
+  "$pc" run scenarios --quiet "${sel[@]}" --role "$role" \
     --expectations "expectations/$label.yaml" --json "$out/$label.json" "$@"
   local rc=$?
   if [[ $rc != 0 ]]; then
@@ -54,14 +55,29 @@ run_peer() {
   fi
 }
 
-run_peer psrpcore-server 'psrp*' server --exec "$py adapters/psrpcore/server.py"
-run_peer psrpcore-server-fragments 'psrp*' server --framing fragments \
-  --exec "$py adapters/psrpcore/server.py --framing fragments"
-run_peer psrpcore-client 'psrp*' client --listen tcp://127.0.0.1:0 \
-  --exec "$py adapters/psrpcore/client.py {addr}"
-run_peer now-client 'now*' client --listen tcp://127.0.0.1:0 \
-  --exec "$target_dir/debug/now-client-shim {addr}"
-run_peer now-pdu-server 'now*' server --exec "$target_dir/debug/now-pdu-server"
+# The PSRP catalogue pins a framing per scenario (params.framing). The server shim detects it from
+# the first byte; a client speaks first, so the client scenarios run in two groups, each with the
+# client started in its framing.
+client_oop=() client_frag=()
+while IFS=$'\t' read -r id file; do
+  if grep -Eq 'framing: *fragments' "$file"; then client_frag+=(--filter "$id"); else client_oop+=(--filter "$id"); fi
+done < <("$pc" list scenarios --filter 'psrp*' --role client --json 2>/dev/null |
+  python3 -c 'import json,sys; [print(d["id"], d["file"], sep="\t") for d in (json.loads(l) for l in sys.stdin if l.startswith("{"))]')
+
+sel=(--filter 'psrp*')
+run_peer psrpcore-server server --exec "$py adapters/psrpcore/server.py"
+if ((${#client_oop[@]})); then
+  sel=("${client_oop[@]}")
+  run_peer psrpcore-client client --listen tcp://127.0.0.1:0 --exec "$py adapters/psrpcore/client.py {addr}"
+fi
+if ((${#client_frag[@]})); then
+  sel=("${client_frag[@]}")
+  run_peer psrpcore-client-fragments client --listen tcp://127.0.0.1:0 \
+    --exec "$py adapters/psrpcore/client.py {addr} --framing fragments"
+fi
+sel=(--filter 'now*')
+run_peer now-client client --listen tcp://127.0.0.1:0 --exec "$target_dir/debug/now-client-shim {addr}"
+run_peer now-pdu-server server --exec "$target_dir/debug/now-pdu-server"
 
 step "results matrix"
 shopt -s nullglob
