@@ -718,3 +718,131 @@ fn shrink_keeps_the_failure_with_fewer_steps() {
     let o = run(&["shrink", src, "--seed", "9"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+/// Record `protocol` between the simulator's client and server (both given `sim`), the recorder
+/// given `rec` too; the scenario text and the recorder's log.
+fn record_simulators(protocol: &str, sim: &[&str], rec: &[&str], out: &Path) -> (String, String) {
+    let mut srv = vec![
+        "simulate",
+        "--protocol",
+        protocol,
+        "--role",
+        "server",
+        "--listen",
+        "127.0.0.1:0",
+    ];
+    srv.extend_from_slice(sim);
+    let server = Listening::start(&srv);
+    let o = out.display().to_string();
+    let mut r = vec![
+        "record",
+        "--protocol",
+        protocol,
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        &server.addr,
+        "-o",
+        &o,
+        "--idle-timeout",
+        "10",
+    ];
+    r.extend_from_slice(sim);
+    r.extend_from_slice(rec);
+    let recorder = Listening::start(&r);
+    let mut cli = vec![
+        "simulate",
+        "--protocol",
+        protocol,
+        "--role",
+        "client",
+        "--connect",
+        &recorder.addr,
+    ];
+    cli.extend_from_slice(sim);
+    let client = run_in(&cli, None, 30);
+    assert!(client.status.success(), "{}", text(&client));
+    let (status, log) = recorder.finish(30);
+    assert!(status.success(), "{log}");
+    (std::fs::read_to_string(out).unwrap(), log)
+}
+
+/// PSRP over OutOfProc framing: the recorded pool + pipeline exchange replays, and catches a
+/// server that puts the wrong PID on pipeline messages at the first such message.
+#[test]
+fn record_a_psrp_exchange_then_replay_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("psrp.yaml");
+    let (yaml, log) = record_simulators("psrp", &[], &[], &case);
+    assert!(log.contains("client -> server  create-pipeline"), "{log}");
+    assert!(
+        log.contains("[keep-alive, not recorded]"),
+        "acks are skipped: {log}"
+    );
+    assert!(
+        yaml.contains(r#""objectId": { "capture": "objectId_1" }"#),
+        "object ids from the server are captured: {yaml}"
+    );
+    let c = case.display().to_string();
+    let o = run(&["replay", &c, "--seed", "4"]);
+    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+    let json = dir.path().join("r.json");
+    let j = json.display().to_string();
+    let o = run(&[
+        "replay",
+        &c,
+        "--seed",
+        "4",
+        "--misbehave",
+        "psrp-wrong-pid",
+        "--json",
+        &j,
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let first_pipeline_answer = steps_of(&yaml)
+        .iter()
+        .position(|s| s.starts_with("  - expect: { \"verbose-record\""))
+        .unwrap();
+    assert_eq!(r["step"], first_pipeline_answer + 1, "{r}");
+    assert!(
+        r["mismatches"][0]["path"].as_str().unwrap().ends_with(".pid"),
+        "{r}"
+    );
+}
+
+/// Inedo with AES: the proxy decodes both directions (the reply's IV keys the frames), the key is
+/// redacted from the file, the server's IVs become captures, and the replay needs `--param key=`.
+#[test]
+fn record_an_inedo_aes_exchange_without_writing_the_key() {
+    let key = "000102030405060708090a0b0c0d0e0f";
+    let kp = format!("key={key}");
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("inedo.yaml");
+    let (yaml, log) = record_simulators(
+        "inedo",
+        &["--param", "encryption=aes", "--param", &kp],
+        &[],
+        &case,
+    );
+    assert!(
+        log.contains("meta.get-agent-root-path-reply"),
+        "AES frames decoded: {log}"
+    );
+    assert!(
+        !yaml.contains(key) && !log.contains(key),
+        "the key stays out of the file and the log: {yaml}"
+    );
+    assert!(yaml.contains("pass --param key="), "{yaml}");
+    assert!(yaml.contains(r#""iv": { "capture": "iv_1" }"#), "{yaml}");
+    let c = case.display().to_string();
+    let o = run(&["replay", &c, "--seed", "4", "--param", &kp]);
+    assert!(o.status.success(), "{}\n{yaml}", text(&o));
+    let o = run(&["replay", &c, "--seed", "4"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "without the key the scenario cannot be encoded: {}",
+        text(&o)
+    );
+}

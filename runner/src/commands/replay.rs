@@ -26,7 +26,7 @@ pub struct ReplayArgs {
 }
 
 pub async fn run(args: &ReplayArgs) -> i32 {
-    let loaded = match load_one(&args.scenario) {
+    let loaded = match load_one(&args.scenario, &args.transport.param) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

@@ -122,7 +122,7 @@ impl Shrinker<'_> {
 }
 
 pub async fn run(args: &ShrinkArgs) -> i32 {
-    let loaded = match load_one(&args.scenario) {
+    let loaded = match load_one(&args.scenario, &args.transport.param) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");

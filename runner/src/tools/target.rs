@@ -96,8 +96,10 @@ impl TargetArgs {
     }
 }
 
-/// Load one scenario file (includes expanded) and run the load-time checks.
-pub fn load_one(path: &Path) -> Result<LoadedScenario, String> {
+/// Load one scenario file (includes expanded) and run the load-time checks, with the command
+/// line's `--param` pairs applied as the run will apply them (a recorded scenario leaves secret
+/// params such as an AES key out of the file; they come from `--param`).
+pub fn load_one(path: &Path, cli_params: &[String]) -> Result<LoadedScenario, String> {
     if !path.is_file() {
         return Err(format!("{} is not a scenario file", path.display()));
     }
@@ -108,7 +110,12 @@ pub fn load_one(path: &Path) -> Result<LoadedScenario, String> {
     let s = found
         .pop()
         .ok_or_else(|| format!("{}: no scenario", path.display()))?;
-    if let Some(e) = scenario::check::check_all(std::slice::from_ref(&s)).first() {
+    let mut checked = s.clone();
+    checked
+        .scenario
+        .params
+        .extend(crate::cli::params_for(cli_params, &s.scenario.protocol)?);
+    if let Some(e) = scenario::check::check_all(std::slice::from_ref(&checked)).first() {
         return Err(e.to_string());
     }
     Ok(s)
