@@ -447,7 +447,17 @@ impl WireSession for PsrpSession {
     fn push_received(&mut self, bytes: &[u8]) {
         match self.s.framing {
             Framing::Fragments => self.defrag.push(bytes),
-            Framing::OutOfProc => self.lines.push(bytes),
+            Framing::OutOfProc => {
+                self.lines.push(bytes);
+                // Take complete lines now, so the DataAck of each one is in `poll_transmit` as soon
+                // as its bytes arrive: a flow-controlled client (PowerShell sends the next <Data>
+                // only after the DataAck of the last) must not wait for a message to complete.
+                if self.failed.is_none() {
+                    if let Err(e) = self.pump_lines() {
+                        self.fail(e);
+                    }
+                }
+            }
         }
     }
 

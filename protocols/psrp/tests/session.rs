@@ -60,6 +60,22 @@ fn messages_cross_in_both_framings(#[values("outofproc", "fragments")] framing: 
     }
 }
 
+/// A flow-controlled client (PowerShell) sends the next `<Data>` line only after the DataAck of the
+/// last: the ack must be ready as soon as the line arrives, before its message is complete.
+#[test]
+fn data_ack_is_ready_before_the_message_completes() {
+    let mut client = session(Role::Client, "outofproc", &[("max-fragment-size", "64")]);
+    let mut server = session(Role::Server, "outofproc", &[]);
+    let a = client.encode(&json!({ "session-capability": {} })).unwrap();
+    let first = a.split_inclusive(|b| *b == b'\n').next().unwrap();
+    assert!(first.len() < a.len(), "the capability must span several lines");
+    server.push_received(first);
+    assert!(server.poll_transmit().is_some(), "no DataAck for the first line");
+    assert!(server.next_received().unwrap().is_none());
+    server.push_received(&a[first.len()..]);
+    assert_eq!(all(&mut server).len(), 1);
+}
+
 #[test]
 fn outofproc_control_packets_round_trip_and_are_ignorable_acks() {
     let mut client = session(Role::Client, "outofproc", &[]);

@@ -390,6 +390,15 @@ impl PsrpClient {
                     .and_then(Value::as_str)
                     .unwrap_or("")
                     .to_owned();
+                // §3.1.5.4.1.2: "In all other cases, the client MUST change the RunspacePool state
+                // to Broken" (this client speaks 2.x only).
+                let v = &self.server_version;
+                let minor_ok = v
+                    .strip_prefix("2.")
+                    .is_some_and(|m| !m.is_empty() && m.bytes().all(|b| b.is_ascii_digit()));
+                if !minor_ok {
+                    return self.fail(out, format!("unsupported server protocol version `{v}`"));
+                }
             }
             "application-private-data" if self.script.connect && self.phase == Phase::Opening => {
                 self.opened(out);
@@ -475,6 +484,14 @@ impl PsrpClient {
                 return self.fail(out, format!("{} for a metadata request never made", d.name));
             }
             "pipeline-output" => self.outputs += 1,
+            // §3.1.5.4.21: "The PowerShell client SHOULD ignore PIPELINE_STATE messages targeted to
+            // RunspacePools."
+            "pipeline-state" if guid_of(f, "pid").is_nil() => {
+                out.push(Output::Log(
+                    "psrp client: PIPELINE_STATE for the pool ignored".into(),
+                ));
+                return;
+            }
             "pipeline-state" => {
                 let s = int_of(f, "pipelineState");
                 if guid_of(f, "pid") != self.pid {

@@ -118,7 +118,13 @@ impl PsrpServer {
         } else {
             pid
         };
-        match self.t.send(name, self.rpid, pid, fields) {
+        // §3.2.5.4.4 / §3.2.5.4.5: "The RPID field [...] of this message MUST be zeroed out."
+        let rpid = if matches!(name, "encrypted-session-key" | "public-key-request") {
+            Guid::NIL
+        } else {
+            self.rpid
+        };
+        match self.t.send(name, rpid, pid, fields) {
             Ok(o) => out.push(o),
             Err(e) => out.push(Output::Log(format!("psrp server: cannot encode {name}: {e}"))),
         }
