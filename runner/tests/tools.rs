@@ -853,11 +853,36 @@ fn record_a_stdio_server_spawned_with_exec() {
     let dir = tempfile::tempdir().unwrap();
     let case = dir.path().join("stdio.yaml");
     let o = case.display().to_string();
-    let server = format!("'{}' simulate --protocol now --role server --stdio --quiet", bin());
+    let server = format!(
+        "'{}' simulate --protocol now --role server --stdio --quiet",
+        bin()
+    );
     let recorder = Listening::start(&[
-        "record", "--protocol", "now", "--listen", "127.0.0.1:0", "--exec", &server, "-o", &o, "--idle-timeout", "10",
+        "record",
+        "--protocol",
+        "now",
+        "--listen",
+        "127.0.0.1:0",
+        "--exec",
+        &server,
+        "-o",
+        &o,
+        "--idle-timeout",
+        "10",
     ]);
-    let client = run_in(&["simulate", "--protocol", "now", "--role", "client", "--connect", &recorder.addr], None, 30);
+    let client = run_in(
+        &[
+            "simulate",
+            "--protocol",
+            "now",
+            "--role",
+            "client",
+            "--connect",
+            &recorder.addr,
+        ],
+        None,
+        30,
+    );
     assert!(client.status.success(), "{}", text(&client));
     let (status, log) = recorder.finish(30);
     assert!(status.success(), "{log}");
@@ -875,9 +900,15 @@ fn golden_verify_reads_an_exported_file() {
     let f = file.display().to_string();
     let o = run(&["golden", "export", "--protocol", "inedo", "-o", &f]);
     assert!(o.status.success(), "{}", text(&o));
-    let n = serde_json::from_str::<Export>(&std::fs::read_to_string(&file).unwrap()).unwrap().number_of_tests;
+    let n = serde_json::from_str::<Export>(&std::fs::read_to_string(&file).unwrap())
+        .unwrap()
+        .number_of_tests;
     let shim = format!("'{}' golden shim", bin());
     let o = run_in(&["golden", "verify", "--vectors", &f, "--exec", &shim], None, 60);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(stdout(&o).contains(&format!("{n} vector(s): {n} agree, 0 disagree")), "{}", text(&o));
+    assert!(
+        stdout(&o).contains(&format!("{n} vector(s): {n} agree, 0 disagree")),
+        "{}",
+        text(&o)
+    );
 }
