@@ -224,43 +224,53 @@ fn encode_reads_stdin_and_names_unknown_messages() {
 
 #[test]
 fn decode_then_encode_round_trips_every_valid_golden_vector() {
-    let mut failures = Vec::new();
-    let mut count = 0;
-    for (_, v) in peercheck_golden::export::collect(None).unwrap() {
-        if v.verdict != GoldenVerdict::Valid {
-            continue;
-        }
-        count += 1;
-        let mut args = vec!["decode".to_owned()];
-        args.extend(vector_args(&v));
-        args.extend(["--hex".into(), v.hex.clone()]);
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run(&a);
-        assert!(o.status.success(), "{}: {}", v.id, text(&o));
-        let d: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
-        let msg = serde_json::json!({ d["name"].as_str().unwrap(): d["fields"] });
-        let mut args = vec!["encode".to_owned()];
-        args.extend(vector_args(&v));
-        let a: Vec<&str> = args.iter().map(String::as_str).collect();
-        let o = run_in(&a, Some(&msg.to_string()), 30);
-        if !o.status.success() {
-            failures.push(format!("{}: encode failed: {}", v.id, text(&o).trim()));
-        } else if stdout(&o).trim() != clean_hex(&v.hex) {
-            failures.push(format!(
-                "{}: re-encoded to {} (golden {})",
-                v.id,
-                stdout(&o).trim(),
-                clean_hex(&v.hex)
-            ));
-        }
-    }
-    assert!(count > 50, "only {count} valid vectors");
+    let valid: Vec<peercheck_golden::Vector> = peercheck_golden::export::collect(None)
+        .unwrap()
+        .into_iter()
+        .map(|(_, v)| v)
+        .filter(|v| v.verdict == GoldenVerdict::Valid)
+        .collect();
+    assert!(valid.len() > 50, "only {} valid vectors", valid.len());
+    // Two processes per vector: spread over a few threads to keep the test short.
+    let chunks: Vec<&[peercheck_golden::Vector]> = valid.chunks(valid.len().div_ceil(4)).collect();
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|c| scope.spawn(|| c.iter().filter_map(round_trip).collect::<Vec<_>>()))
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+    });
     assert!(
         failures.is_empty(),
-        "{} of {count} do not round-trip:\n{}",
+        "{} of {} do not round-trip:\n{}",
         failures.len(),
+        valid.len(),
         failures.join("\n")
     );
+}
+
+/// `decode` the vector's bytes, feed its `name` + `fields` to `encode`: `None` when the bytes come back.
+fn round_trip(v: &peercheck_golden::Vector) -> Option<String> {
+    let mut args = vec!["decode".to_owned()];
+    args.extend(vector_args(v));
+    args.extend(["--hex".into(), v.hex.clone()]);
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run(&a);
+    if !o.status.success() {
+        return Some(format!("{}: decode failed: {}", v.id, text(&o).trim()));
+    }
+    let d: serde_json::Value = serde_json::from_str(stdout(&o).lines().next().unwrap()).unwrap();
+    let msg = serde_json::json!({ d["name"].as_str().unwrap(): d["fields"] });
+    let mut args = vec!["encode".to_owned()];
+    args.extend(vector_args(v));
+    let a: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = run_in(&a, Some(&msg.to_string()), 30);
+    if !o.status.success() {
+        return Some(format!("{}: encode failed: {}", v.id, text(&o).trim()));
+    }
+    let got = stdout(&o).trim().to_owned();
+    (got != clean_hex(&v.hex))
+        .then(|| format!("{}: re-encoded to {got} (golden {})", v.id, clean_hex(&v.hex)))
 }
 
 fn exported(dir: &Path) -> Export {
