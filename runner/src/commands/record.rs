@@ -44,6 +44,9 @@ pub struct RecordArgs {
     /// Write the scenario here (default: stdout).
     #[arg(short, long)]
     pub output: Option<PathBuf>,
+    /// Fields of the side under test to match as `{ any: true }` (repeatable), e.g. a timestamp.
+    #[arg(long)]
+    pub loose: Vec<String>,
     /// Keep secret parameters (keys) in the scenario file's params.
     #[arg(long)]
     pub keep_secrets: bool,
@@ -107,6 +110,7 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
         return Err(usage(format!("--id `{id}` must start with `{name}.`")));
     }
     let mut rec = Recorder::new(proto, Some(&profile), &params, under_test).map_err(usage)?;
+    rec.loose = args.loose.clone();
 
     let listener = tokio::net::TcpListener::bind(args.listen.trim_start_matches("tcp://"))
         .await
