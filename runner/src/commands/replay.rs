@@ -34,7 +34,7 @@ pub async fn run(args: &ReplayArgs) -> i32 {
         }
     };
     let seed = seed_or_clock(args.seed);
-    let plan = match args.transport.plan(seed) {
+    let plan = match args.transport.plan(seed, &loaded.scenario) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");

@@ -130,7 +130,7 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
         }
     };
     let seed = seed_or_clock(args.seed);
-    let plan = match args.transport.plan(seed) {
+    let plan = match args.transport.plan(seed, &loaded.scenario) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
@@ -170,7 +170,7 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
         correct.target = None;
         correct.listen = None;
         correct.exec = None;
-        match correct.plan(seed) {
+        match correct.plan(seed, &loaded.scenario) {
             Ok(p) => match run_once(&loaded, &p).await {
                 Ok(r) if r.verdict == crate::verdict::Verdict::Pass => oracle = Some(p),
                 Ok(r) => eprintln!(

@@ -6,7 +6,7 @@ use crate::commands::chosen_profiles;
 use crate::commands::run::{execute, ExecPlan};
 use crate::engine::Timing;
 use crate::report::ScenarioResult;
-use crate::scenario::{self, LoadedScenario};
+use crate::scenario::{self, LoadedScenario, Scenario};
 use crate::transport::Target;
 use std::path::Path;
 use std::sync::Arc;
@@ -80,10 +80,20 @@ impl TargetArgs {
     }
 
     /// The execution plan for one scenario at a time.
-    pub fn plan(&self, seed: u64) -> Result<ExecPlan, String> {
+    /// The execution plan for `scenario`: its protocol runs with the `--profile` given for it,
+    /// else with the scenario's first profile (a recording made with `now-1.0-text` replays with
+    /// it), else the protocol's default.
+    pub fn plan(&self, seed: u64, scenario: &Scenario) -> Result<ExecPlan, String> {
+        let mut profiles = chosen_profiles(&self.profile)?;
+        let given = self.profile.iter().any(|p| {
+            crate::protocols::get(&scenario.protocol).is_ok_and(|d| d.profiles().contains(&p.as_str()))
+        });
+        if let (false, Some(first)) = (given, scenario.profiles.first()) {
+            profiles.insert(scenario.protocol.clone(), first.clone());
+        }
         Ok(ExecPlan {
             target: Arc::new(self.target()?),
-            profiles: chosen_profiles(&self.profile)?,
+            profiles,
             params: self.param.clone(),
             framing: self.framing.clone(),
             timing: Timing {
