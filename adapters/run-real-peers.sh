@@ -39,9 +39,15 @@ failed=()
 run_peer() {
   local label=$1 role=$2
   shift 2
-  step "$label: ${sel[*]} as $role"
-  local n
-  n=$("$pc" list scenarios "${sel[@]}" --role "$role" --json 2>/dev/null | grep -c '^{')
+  local listing n
+  if ! listing=$("$pc" list scenarios "${sel[@]}" --role "$role" --json 2>&1); then
+    step "$label: cannot list the scenarios"
+    echo "$listing" | head -5
+    failed+=("$label")
+    return
+  fi
+  n=$(grep -c '^{' <<<"$listing")
+  step "$label: $n scenario(s) as $role"
   if [[ "$n" == 0 ]]; then
     echo "no scenario for the $role role yet: skipped"
     return
@@ -59,6 +65,7 @@ run_peer() {
 # the first byte; a client speaks first, so the client scenarios run in two groups, each with the
 # client started in its framing.
 client_oop=() client_frag=()
+"$pc" list scenarios --filter 'psrp*' >/dev/null || exit 2
 while IFS=$'\t' read -r id file; do
   if grep -Eq 'framing: *fragments' "$file"; then client_frag+=(--filter "$id"); else client_oop+=(--filter "$id"); fi
 done < <("$pc" list scenarios --filter 'psrp*' --role client --json 2>/dev/null |
