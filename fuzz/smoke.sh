@@ -20,7 +20,7 @@ echo "==> building the fuzz targets"
 cargo fuzz build "${flags[@]}" || exit 1
 
 echo "==> seed corpus from golden/"
-cargo run -q --bin gen-corpus || exit 1
+cargo run -q --example gen_corpus || exit 1
 
 failed=()
 for t in $(cargo fuzz list); do

@@ -37,7 +37,9 @@ fn upstream(bytes: &[u8]) -> Up {
 }
 
 fn record(kind: &str, bytes: &[u8]) {
-    let Ok(path) = std::env::var("PEERCHECK_DIFF_LOG") else { return };
+    let Ok(path) = std::env::var("PEERCHECK_DIFF_LOG") else {
+        return;
+    };
     let class = bytes.get(4).copied().unwrap_or(0);
     let ty = bytes.get(5).copied().unwrap_or(0);
     let key = format!("{kind} {class:02x}/{ty:02x}");

@@ -12,10 +12,10 @@ pub mod roundtrip;
 pub mod sim;
 
 /// Every target body by name, for the regression replay in `cargo test` of this crate.
-pub fn all_targets() -> Vec<(&'static str, fn(&[u8]))> {
-    let mut v: Vec<(&'static str, fn(&[u8]))> = paths::CODEC_TARGETS.to_vec();
+pub fn all_targets() -> Vec<(&'static str, paths::Body)> {
+    let mut v: Vec<(&'static str, paths::Body)> = paths::CODEC_TARGETS.to_vec();
     v.extend_from_slice(&[
-        ("now_diff", diff::now_diff as fn(&[u8])),
+        ("now_diff", diff::now_diff as paths::Body),
         ("roundtrip_now", roundtrip::roundtrip_now),
         ("roundtrip_psrp", roundtrip::roundtrip_psrp),
         ("roundtrip_inedo", roundtrip::roundtrip_inedo),

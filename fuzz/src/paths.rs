@@ -11,8 +11,11 @@
 use peercheck_wire::session::{ProtocolDef, Role, SessionOptions};
 use std::collections::BTreeMap;
 
+/// A target's body: takes the fuzzer's bytes, returns normally or panics (a finding).
+pub type Body = fn(&[u8]);
+
 /// The codec targets: name and decode path. `golden/tests/fuzz_regressions.rs` walks this list.
-pub const CODEC_TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const CODEC_TARGETS: &[(&str, Body)] = &[
     ("now_stream_1_6", now_stream_1_6),
     ("now_stream_1_3", now_stream_1_3),
     ("now_stream_1_0_text", now_stream_1_0_text),
@@ -113,7 +116,12 @@ pub fn now_stream_1_0_text(data: &[u8]) {
 
 /// Raw fragments back to back: fragment framing, the defragmenter, the message header, CLIXML.
 pub fn psrp_fragments(data: &[u8]) {
-    session_target(peercheck_psrp::protocol(), None, &[("framing", "fragments")], data);
+    session_target(
+        peercheck_psrp::protocol(),
+        None,
+        &[("framing", "fragments")],
+        data,
+    );
 }
 
 /// The defragmenter alone (fragments of several objects interleaved, blobs split across pushes).
@@ -178,7 +186,12 @@ pub fn psrp_outofproc(data: &[u8]) {
 pub fn inedo_handshake(data: &[u8]) {
     let (role, chunk, payload) = selector(data);
     for profile in ["inedo-v1", "inedo-v2"] {
-        drive_session(peercheck_inedo::protocol(), &options(role, Some(profile), &[]), chunk, payload);
+        drive_session(
+            peercheck_inedo::protocol(),
+            &options(role, Some(profile), &[]),
+            chunk,
+            payload,
+        );
     }
 }
 
@@ -193,7 +206,12 @@ pub fn inedo_frames_aes(data: &[u8]) {
     session_target(
         peercheck_inedo::protocol(),
         None,
-        &[("phase", "frames"), ("encryption", "aes"), ("key", INEDO_KEY), ("iv", INEDO_IV)],
+        &[
+            ("phase", "frames"),
+            ("encryption", "aes"),
+            ("key", INEDO_KEY),
+            ("iv", INEDO_IV),
+        ],
         data,
     );
 }

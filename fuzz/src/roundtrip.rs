@@ -11,7 +11,12 @@ use arbitrary::Unstructured;
 use peercheck_wire::session::{ProtocolDef, Role, SessionOptions, WireSession};
 use std::collections::BTreeMap;
 
-fn session(proto: &dyn ProtocolDef, role: Role, profile: &str, params: &BTreeMap<String, String>) -> Option<Box<dyn WireSession>> {
+fn session(
+    proto: &dyn ProtocolDef,
+    role: Role,
+    profile: &str,
+    params: &BTreeMap<String, String>,
+) -> Option<Box<dyn WireSession>> {
     proto
         .new_session(&SessionOptions {
             local_role: Some(role),
@@ -53,14 +58,28 @@ fn decode_one(s: &mut dyn WireSession, bytes: &[u8]) -> Result<Option<serde_json
 
 fn run(proto: &dyn ProtocolDef, params: &[BTreeMap<String, String>], strict_decode: bool, data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let Ok(profile) = u.choose(proto.profiles()) else { return };
+    let Ok(profile) = u.choose(proto.profiles()) else {
+        return;
+    };
     let Ok(p) = u.choose(params) else { return };
-    let role = if u.arbitrary::<bool>().unwrap_or(false) { Role::Client } else { Role::Server };
+    let role = if u.arbitrary::<bool>().unwrap_or(false) {
+        Role::Client
+    } else {
+        Role::Server
+    };
     let schema = proto.message_schema();
-    let Ok(msg) = gen::message(&schema, &mut u) else { return };
-    let Some(mut tx) = session(proto, role, profile, p) else { return };
-    let Some(bytes) = encode_all(tx.as_mut(), &msg) else { return };
-    let Some(mut rx) = session(proto, role.other(), profile, p) else { return };
+    let Ok(msg) = gen::message(&schema, &mut u) else {
+        return;
+    };
+    let Some(mut tx) = session(proto, role, profile, p) else {
+        return;
+    };
+    let Some(bytes) = encode_all(tx.as_mut(), &msg) else {
+        return;
+    };
+    let Some(mut rx) = session(proto, role.other(), profile, p) else {
+        return;
+    };
     let decoded = match decode_one(rx.as_mut(), &bytes) {
         Ok(Some(d)) => d,
         Ok(None) => return,
@@ -74,7 +93,9 @@ fn run(proto: &dyn ProtocolDef, params: &[BTreeMap<String, String>], strict_deco
             return;
         }
     };
-    let Some(mut tx2) = session(proto, role, profile, p) else { return };
+    let Some(mut tx2) = session(proto, role, profile, p) else {
+        return;
+    };
     let again = encode_all(tx2.as_mut(), &decoded);
     assert_eq!(
         again.as_deref().map(hex::encode),
@@ -86,7 +107,11 @@ fn run(proto: &dyn ProtocolDef, params: &[BTreeMap<String, String>], strict_deco
 
 fn params(list: &[&[(&str, &str)]]) -> Vec<BTreeMap<String, String>> {
     list.iter()
-        .map(|kv| kv.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect())
+        .map(|kv| {
+            kv.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect()
+        })
         .collect()
 }
 

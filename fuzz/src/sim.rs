@@ -12,8 +12,14 @@ type NewPeer = fn(&PeerConfig) -> Result<Box<dyn Peer>, String>;
 
 fn run(proto: &dyn ProtocolDef, new_peer: NewPeer, misbehaviours: &[&str], data: &[u8]) {
     let mut u = Unstructured::new(data);
-    let role = if u.arbitrary::<bool>().unwrap_or(false) { Role::Client } else { Role::Server };
-    let Ok(profile) = u.choose(proto.profiles()) else { return };
+    let role = if u.arbitrary::<bool>().unwrap_or(false) {
+        Role::Client
+    } else {
+        Role::Server
+    };
+    let Ok(profile) = u.choose(proto.profiles()) else {
+        return;
+    };
     let misbehave = match u.int_in_range(0u8..=3) {
         Ok(0) => u.choose(misbehaviours).ok().map(|s| (*s).to_owned()),
         _ => None,
@@ -42,10 +48,12 @@ fn run(proto: &dyn ProtocolDef, new_peer: NewPeer, misbehaviours: &[&str], data:
         match op {
             0..=4 => {
                 let bytes = match (op, ours.as_mut()) {
-                    (0..=2, Some(s)) => match gen::message(&schema, &mut u).ok().and_then(|m| s.encode(&m).ok()) {
-                        Some(b) => b,
-                        None => continue,
-                    },
+                    (0..=2, Some(s)) => {
+                        match gen::message(&schema, &mut u).ok().and_then(|m| s.encode(&m).ok()) {
+                            Some(b) => b,
+                            None => continue,
+                        }
+                    }
                     _ => {
                         let n = u.int_in_range(0..=64).unwrap_or(0);
                         u.bytes(n).unwrap_or(&[]).to_vec()
@@ -85,15 +93,30 @@ fn names(list: &[peercheck_simulator::peer::Misbehaviour]) -> Vec<&'static str> 
 
 pub fn sim_now(data: &[u8]) {
     let m = names(peercheck_simulator::now::MISBEHAVIOURS);
-    run(peercheck_now::protocol(), peercheck_simulator::now::new_peer, &m, data);
+    run(
+        peercheck_now::protocol(),
+        peercheck_simulator::now::new_peer,
+        &m,
+        data,
+    );
 }
 
 pub fn sim_psrp(data: &[u8]) {
     let m = names(peercheck_simulator::psrp::MISBEHAVIOURS);
-    run(peercheck_psrp::protocol(), peercheck_simulator::psrp::new_peer, &m, data);
+    run(
+        peercheck_psrp::protocol(),
+        peercheck_simulator::psrp::new_peer,
+        &m,
+        data,
+    );
 }
 
 pub fn sim_inedo(data: &[u8]) {
     let m = names(peercheck_simulator::inedo::MISBEHAVIOURS);
-    run(peercheck_inedo::protocol(), peercheck_simulator::inedo::new_peer, &m, data);
+    run(
+        peercheck_inedo::protocol(),
+        peercheck_simulator::inedo::new_peer,
+        &m,
+        data,
+    );
 }

@@ -8,7 +8,9 @@ fn every_regression_replays_without_panicking() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("regressions");
     let mut n = 0;
     for (name, body) in peercheck_fuzz::all_targets() {
-        let Ok(rd) = std::fs::read_dir(root.join(name)) else { continue };
+        let Ok(rd) = std::fs::read_dir(root.join(name)) else {
+            continue;
+        };
         let mut files: Vec<_> = rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
         files.sort();
         for f in files {

@@ -19,7 +19,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect())
         .unwrap_or_default();
-    out.retain(|p| p.file_name().is_some_and(|n| !n.to_string_lossy().starts_with('.')));
+    out.retain(|p| {
+        p.file_name()
+            .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+    });
     out.sort();
     out
 }

@@ -24,18 +24,34 @@ fn finding_dirs(out: &Path) -> Vec<PathBuf> {
 fn fuzz_finds(mode: &str, seed: u64) -> (PathBuf, String, tempfile::TempDir) {
     let out = tempfile::tempdir().unwrap();
     let o = peercheck()
-        .args(["fuzz", "scenarios", "--filter", "now.exec.*", "--filter", "now.channel.capset.answer"])
+        .args([
+            "fuzz",
+            "scenarios",
+            "--filter",
+            "now.exec.run.*",
+            "--filter",
+            "now.exec.data.*",
+            "--filter",
+            "now.channel.capset.answer",
+        ])
         .args(["--misbehave", mode, "--seed", &seed.to_string()])
-        .args(["--max-cases", "80", "--max-time", "20s", "--max-findings", "1"])
+        .args(["--max-cases", "200", "--max-time", "25s", "--max-findings", "1"])
         .arg("--out")
         .arg(out.path())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&o.stdout);
     let stderr = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{mode}: expected a finding\n{stdout}\n{stderr}");
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{mode}: expected a finding\n{stdout}\n{stderr}"
+    );
     let dirs = finding_dirs(out.path());
-    let dir = dirs.first().cloned().unwrap_or_else(|| panic!("{mode}: no finding written\n{stdout}\n{stderr}"));
+    let dir = dirs
+        .first()
+        .cloned()
+        .unwrap_or_else(|| panic!("{mode}: no finding written\n{stdout}\n{stderr}"));
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("finding.json")).unwrap()).unwrap();
     assert_eq!(info["seed"], seed);
@@ -64,7 +80,10 @@ fn reproducer_confirms(dir: &Path, mode: &str) {
 
 fn check_mode(mode: &str, seed: u64, kinds: &[&str]) {
     let (dir, kind, _keep) = fuzz_finds(mode, seed);
-    assert!(kinds.contains(&kind.as_str()), "{mode}: finding kind `{kind}`, expected one of {kinds:?}");
+    assert!(
+        kinds.contains(&kind.as_str()),
+        "{mode}: finding kind `{kind}`, expected one of {kinds:?}"
+    );
     reproducer_confirms(&dir, mode);
 }
 
@@ -122,7 +141,14 @@ fn the_correct_simulator_has_no_findings() {
 #[test]
 fn only_loopback_targets_are_fuzzed() {
     let o = peercheck()
-        .args(["fuzz", "scenarios", "--filter", "now.*", "--target", "tcp://192.0.2.1:9"])
+        .args([
+            "fuzz",
+            "scenarios",
+            "--filter",
+            "now.*",
+            "--target",
+            "tcp://192.0.2.1:9",
+        ])
         .args(["--max-cases", "1"])
         .output()
         .unwrap();
@@ -132,7 +158,10 @@ fn only_loopback_targets_are_fuzzed() {
 
 #[test]
 fn generic_misbehaviours_are_listed_for_every_protocol() {
-    let o = peercheck().args(["simulate", "--list-misbehaviours"]).output().unwrap();
+    let o = peercheck()
+        .args(["simulate", "--list-misbehaviours"])
+        .output()
+        .unwrap();
     let text = String::from_utf8_lossy(&o.stdout);
     for proto in ["now", "psrp", "inedo"] {
         for mode in [
@@ -144,7 +173,8 @@ fn generic_misbehaviours_are_listed_for_every_protocol() {
             "bug-disconnect-loop",
         ] {
             assert!(
-                text.lines().any(|l| l.starts_with(mode) && l.split_whitespace().nth(1) == Some(proto)),
+                text.lines()
+                    .any(|l| l.starts_with(mode) && l.split_whitespace().nth(1) == Some(proto)),
                 "{mode} not listed for {proto}:\n{text}"
             );
         }

@@ -190,6 +190,16 @@ fn in_simulator_process() -> bool {
     std::env::args().nth(1).as_deref() == Some("simulate")
 }
 
+/// `len` bytes that are really resident: zeroed pages cost nothing until written, so write one byte
+/// per page (fast even in a debug build, unlike filling every byte).
+fn resident(len: usize) -> Vec<u8> {
+    let mut v = vec![0u8; len];
+    for b in v.iter_mut().step_by(4096) {
+        *b = 0xa5;
+    }
+    v
+}
+
 fn spin_for_ever() -> ! {
     loop {
         std::thread::sleep(Duration::from_secs(3600));
@@ -374,17 +384,13 @@ impl BuggyPeer {
                 let failed = with_state(self.bug, |s| {
                     let room = ALLOC_CAP.saturating_sub(s.held_total);
                     let take = want.min(room);
+                    // Decide first (so later connections see the effect at once), then allocate.
+                    s.dead |= want > room;
                     if take > 0 {
-                        // Touch every page so the memory is really resident.
-                        s.held.push(vec![0xa5u8; take]);
+                        s.held.push(resident(take));
                         s.held_total = s.held_total.saturating_add(take);
                     }
-                    if want > room {
-                        s.dead = true;
-                        true
-                    } else {
-                        false
-                    }
+                    want > room
                 });
                 if failed {
                     if simulate {
@@ -482,6 +488,87 @@ mod tests {
             assert_eq!(b.name(), *n);
         }
         assert_eq!(Bug::parse("now-varstr-no-nul"), None);
+    }
+
+    #[cfg(feature = "now")]
+    fn now_peer(bug: Bug) -> Box<dyn Peer> {
+        let config = PeerConfig {
+            role: Some(Role::Server),
+            misbehave: Some(bug.name().into()),
+            ..PeerConfig::default()
+        };
+        let inner = crate::now::new_peer(&without_misbehave(&config)).unwrap();
+        wrap(bug, peercheck_now::protocol(), &config, inner).unwrap()
+    }
+
+    #[cfg(feature = "now")]
+    fn now_client_bytes(msg: serde_json::Value) -> Vec<u8> {
+        let mut s = peercheck_now::protocol()
+            .new_session(&SessionOptions {
+                local_role: Some(Role::Client),
+                ..SessionOptions::default()
+            })
+            .unwrap();
+        s.encode(&msg).unwrap()
+    }
+
+    #[cfg(feature = "now")]
+    fn capset() -> Vec<u8> {
+        now_client_bytes(
+            serde_json::json!({ "channel.capset": { "msgFlags": 1, "versionMajor": 1, "versionMinor": 6, "execCapset": 0x1001, "heartbeatInterval": 60 } }),
+        )
+    }
+
+    /// Each trigger, fed to a fresh in-process peer, affects that peer and every later one; the
+    /// correct input does not. (One test: the process state is shared.)
+    #[cfg(feature = "now")]
+    #[test]
+    fn triggers_fire_on_their_input_only() {
+        let t = Duration::ZERO;
+        let data = now_client_bytes(
+            serde_json::json!({ "exec.data": { "msgFlags": 3, "sessionId": 9, "data": "6869" } }),
+        );
+        let mut zero = data.clone();
+        zero.splice(0..4, [0, 0, 0, 0]);
+        let mut short = data.clone();
+        short.splice(0..4, [1, 0, 0, 0]);
+        let mut over = data.clone();
+        over.splice(0..4, [0xff, 0xff, 0xff, 0x7f]);
+        let cases: [(Bug, Vec<u8>); 4] = [
+            (Bug::HangOnZeroLength, zero),
+            (Bug::CrashOnShortBody, short),
+            (Bug::PanicOnOversized, over.clone()),
+            (Bug::AllocOnLength, over),
+        ];
+        reset_process_state();
+        for (bug, trigger) in cases {
+            // Correct traffic passes through.
+            let mut p = now_peer(bug);
+            let out = p.input(t, &capset());
+            assert!(
+                out.iter().any(|o| matches!(o, Output::Send { .. })),
+                "{bug:?}: {out:?}"
+            );
+            let _ = p.input(t, &data);
+            let mut later = now_peer(bug);
+            assert!(
+                !later.input(t, &capset()).is_empty(),
+                "{bug:?} fired on correct input"
+            );
+            // The trigger affects this connection and the next ones.
+            let out = p.input(t, &trigger);
+            assert!(
+                !out.iter().any(|o| matches!(o, Output::Send { .. })),
+                "{bug:?}: {out:?}"
+            );
+            let mut after = now_peer(bug);
+            let out = after.input(t, &capset());
+            assert!(
+                !out.iter().any(|o| matches!(o, Output::Send { .. })),
+                "{bug:?} did not outlive the connection: {out:?}"
+            );
+        }
+        reset_process_state();
     }
 
     #[test]

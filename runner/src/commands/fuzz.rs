@@ -67,7 +67,7 @@ pub struct FuzzArgs {
 
 pub async fn run(args: &FuzzArgs) -> i32 {
     match crate::fuzzing::campaign(args).await {
-        Ok(findings) if findings == 0 => exit::OK,
+        Ok(0) => exit::OK,
         Ok(_) => exit::FAILURES,
         Err(crate::fuzzing::FuzzError::Usage(e)) => {
             eprintln!("error: {e}");

@@ -37,7 +37,10 @@ pub fn write(
         case.step + 1,
         case.base.id
     );
-    trigger.spec = format!("peercheck fuzz (seed {seed}, case {}); from {}", case.number, case.base.spec);
+    trigger.spec = format!(
+        "peercheck fuzz (seed {seed}, case {}); from {}",
+        case.number, case.base.spec
+    );
     trigger.requirement =
         "An implementation survives malformed input: it rejects or ignores it and keeps serving (this file sends the input; the probe beside it checks)".into();
     trigger.level = Level::Must;
@@ -47,8 +50,14 @@ pub fn write(
 
     let mut p = probe.clone();
     p.id = format!("{stem}.b-probe");
-    p.title = format!("After finding {number}'s trigger, a fresh connection is still served ({})", probe.id);
-    p.requirement = format!("The implementation still answers its basic handshake ({}) after malformed input", probe.id);
+    p.title = format!(
+        "After finding {number}'s trigger, a fresh connection is still served ({})",
+        probe.id
+    );
+    p.requirement = format!(
+        "The implementation still answers its basic handshake ({}) after malformed input",
+        probe.id
+    );
     p.level = Level::Must;
     p.profiles = vec![profile.to_owned()];
     p.tags = vec!["fuzz".into(), "probe".into()];

@@ -79,9 +79,15 @@ impl Case {
 
 enum Shape {
     /// A `peercheck simulate --listen` child (or any server command we start), restartable.
-    ServerChild { cmd: String },
-    External { addr: String },
-    Stdio { cmd: String },
+    ServerChild {
+        cmd: String,
+    },
+    External {
+        addr: String,
+    },
+    Stdio {
+        cmd: String,
+    },
 }
 
 /// The implementation under test for one protocol.
@@ -112,21 +118,33 @@ impl Under {
     ) -> Result<Self, FuzzError> {
         if let Some(m) = &args.misbehave {
             if args.target.is_some() || args.exec.is_some() {
-                return Err(FuzzError::Usage("--misbehave applies to the built-in simulator only".into()));
+                return Err(FuzzError::Usage(
+                    "--misbehave applies to the built-in simulator only".into(),
+                ));
             }
-            if !crate::protocols::misbehaviours(protocol).iter().any(|x| x.name == m) {
-                return Err(FuzzError::Usage(format!("unknown misbehaviour `{m}` for {protocol}")));
+            if !crate::protocols::misbehaviours(protocol)
+                .iter()
+                .any(|x| x.name == m)
+            {
+                return Err(FuzzError::Usage(format!(
+                    "unknown misbehaviour `{m}` for {protocol}"
+                )));
             }
         }
         let shape = if let Some(t) = &args.target {
-            let addr = t
-                .strip_prefix("tcp://")
-                .ok_or_else(|| FuzzError::Usage(format!("--target `{t}` must look like tcp://127.0.0.1:PORT")))?;
+            let addr = t.strip_prefix("tcp://").ok_or_else(|| {
+                FuzzError::Usage(format!("--target `{t}` must look like tcp://127.0.0.1:PORT"))
+            })?;
             target::loopback_only(addr).map_err(FuzzError::Usage)?;
-            Shape::External { addr: addr.to_owned() }
+            Shape::External {
+                addr: addr.to_owned(),
+            }
         } else if let Some(e) = &args.exec {
             Shape::Stdio {
-                cmd: e.replace("{protocol}", protocol).replace("{profile}", profile).replace("{role}", "server"),
+                cmd: e
+                    .replace("{protocol}", protocol)
+                    .replace("{profile}", profile)
+                    .replace("{role}", "server"),
             }
         } else {
             let exe = std::env::current_exe().map_err(|e| FuzzError::Usage(e.to_string()))?;
@@ -216,7 +234,9 @@ impl Under {
             }
             _ => {
                 let addr = self.addr.clone().unwrap_or_default();
-                match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&addr)).await {
+                match tokio::time::timeout(Duration::from_secs(2), tokio::net::TcpStream::connect(&addr))
+                    .await
+                {
                     Ok(Ok(s)) => {
                         let _ = s.set_nodelay(true);
                         Ok((Box::new(s), None))
@@ -306,7 +326,11 @@ pub async fn probe(
         scale: 1.0,
         disabled: false,
     };
-    let rec = tokio::time::timeout(timeout, engine::run(probe, proto, session, &mut link, timing, seed)).await;
+    let rec = tokio::time::timeout(
+        timeout,
+        engine::run(probe, proto, session, &mut link, timing, seed),
+    )
+    .await;
     drop(link);
     if let Some(c) = child {
         let _ = c.kill().await;
@@ -334,7 +358,15 @@ pub async fn probe(
 }
 
 fn exit_problem(status: std::process::ExitStatus, stderr: &str) -> Problem {
-    let tail: String = stderr.lines().rev().take(4).collect::<Vec<_>>().into_iter().rev().collect::<Vec<_>>().join(" | ");
+    let tail: String = stderr
+        .lines()
+        .rev()
+        .take(4)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect::<Vec<_>>()
+        .join(" | ");
     let kind = if stderr.contains("memory allocation of") {
         "memory"
     } else {
@@ -376,7 +408,11 @@ pub async fn run_case(
     }
     under.ensure_running().await?;
     let mark = under.proc.as_ref().map_or(0, Watched::stderr_len);
+    let t0 = std::time::Instant::now();
     let rec = run_scenario(under, proto, profile, &scenario, timing, seed).await;
+    if std::env::var_os("PEERCHECK_FUZZ_TIMING").is_some() {
+        eprintln!("  case ran in {:?}", t0.elapsed());
+    }
     match &rec {
         Ok(r) if r.outcome == Outcome::SuiteError => return Ok(None),
         Err(p) if p.kind == "refused" => return Ok(Some(p.clone())),
@@ -398,7 +434,11 @@ pub async fn run_case(
             }
         }
     }
+    let t1 = std::time::Instant::now();
     let probed = probe(under, proto, profile, probe_scenario, probe_timeout, seed).await;
+    if std::env::var_os("PEERCHECK_FUZZ_TIMING").is_some() {
+        eprintln!("  probe ran in {:?}", t1.elapsed());
+    }
     if let Some(p) = under.proc.as_mut() {
         if let Some(status) = p.exited() {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -406,8 +446,16 @@ pub async fn run_case(
         }
         let err = p.stderr_since(mark);
         if target::shows_panic(&err) {
-            let line = err.lines().find(|l| l.contains("panicked at")).unwrap_or("").to_owned();
-            let next = err.lines().skip_while(|l| !l.contains("panicked at")).nth(1).unwrap_or("");
+            let line = err
+                .lines()
+                .find(|l| l.contains("panicked at"))
+                .unwrap_or("")
+                .to_owned();
+            let next = err
+                .lines()
+                .skip_while(|l| !l.contains("panicked at"))
+                .nth(1)
+                .unwrap_or("");
             return Ok(Some(Problem {
                 kind: "panic",
                 detail: format!("stderr shows a panic: {line} {next}"),
@@ -427,8 +475,12 @@ async fn stdio_case(
     max_rss: u64,
     seed: u64,
 ) -> Option<Problem> {
-    let session = proto.new_session(&session_options(scenario, profile, &under.params)).ok()?;
-    let Shape::Stdio { cmd } = &under.shape else { return None };
+    let session = proto
+        .new_session(&session_options(scenario, profile, &under.params))
+        .ok()?;
+    let Shape::Stdio { cmd } = &under.shape else {
+        return None;
+    };
     let mut child = Watched::spawn(cmd).ok()?;
     let (out, inp) = child.take_pipes()?;
     let mut link = tokio::io::join(out, inp);

@@ -13,11 +13,12 @@ mod mutate;
 mod shrink;
 mod target;
 
-use crate::cli::{params_for, Builtin, SelectArgs};
+use crate::cli::{params_for, Builtin};
 use crate::commands::fuzz::FuzzArgs;
 use crate::engine::{self, Timing};
 use crate::protocols;
 use crate::scenario::{LoadedScenario, PeerRole, Scenario};
+use crate::select::Selection;
 use liveness::{Case, Under};
 use rand::{Rng, SeedableRng};
 use std::collections::BTreeMap;
@@ -55,31 +56,64 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
             .unwrap_or(1)
     });
     let max_time = crate::scenario::model::parse_duration(&args.max_time).map_err(FuzzError::Usage)?;
-    let probe_timeout = crate::scenario::model::parse_duration(&args.probe_timeout).map_err(FuzzError::Usage)?;
+    let probe_timeout =
+        crate::scenario::model::parse_duration(&args.probe_timeout).map_err(FuzzError::Usage)?;
     let started = Instant::now();
 
-    let select = SelectArgs {
-        scenarios: args.scenarios.clone(),
-        filter: args.filter.clone(),
-        tag: Vec::new(),
-        level: Vec::new(),
-        role: Some("server".into()),
-        profile: args.profile.clone(),
+    // Load the catalogue once (parse + includes); check only what is selected (checking the whole
+    // catalogue encodes every message with every profile, which is slow and not needed here).
+    if !args.scenarios.exists() {
+        return Err(FuzzError::Usage(format!(
+            "scenario path {} does not exist",
+            args.scenarios.display()
+        )));
+    }
+    // Files that do not load are not selectable; `peercheck check` reports them.
+    let (catalogue, _load_errors) = crate::scenario::load_dir(&args.scenarios);
+    let profiles = crate::commands::chosen_profiles(&args.profile).map_err(FuzzError::Usage)?;
+    let selection = Selection {
+        filters: args.filter.clone(),
+        tags: Vec::new(),
+        levels: Vec::new(),
+        role: Some(PeerRole::Server),
         partition: None,
     };
-    let scenarios = crate::commands::load_selected(&select, Some(PeerRole::Server))
-        .map_err(|_| FuzzError::Usage("cannot load the scenarios (see above)".into()))?;
+    let scenarios = selection.apply(catalogue.clone()).map_err(FuzzError::Usage)?;
     let scenarios: Vec<LoadedScenario> = scenarios
         .into_iter()
-        .filter(|s| s.scenario.steps.iter().any(|st| st.send.is_some() || st.send_hex.is_some()))
+        .filter(|s| {
+            let p = profiles.get(&s.scenario.protocol).cloned().unwrap_or_default();
+            s.scenario.profiles.is_empty() || s.scenario.profiles.contains(&p)
+        })
+        .collect();
+    let mut errors: Vec<String> = Vec::new();
+    for s in &scenarios {
+        errors.extend(
+            crate::scenario::check::check_one(s)
+                .iter()
+                .map(ToString::to_string),
+        );
+    }
+    if !errors.is_empty() {
+        return Err(FuzzError::Usage(format!(
+            "scenario errors:\n{}",
+            errors.join("\n")
+        )));
+    }
+    let scenarios: Vec<LoadedScenario> = scenarios
+        .into_iter()
+        .filter(|s| {
+            s.scenario
+                .steps
+                .iter()
+                .any(|st| st.send.is_some() || st.send_hex.is_some())
+        })
         .collect();
     if scenarios.is_empty() {
         return Err(FuzzError::Usage(
             "no server scenario with a send step selected (check --filter and --profile)".into(),
         ));
     }
-    let profiles = crate::commands::chosen_profiles(&args.profile).map_err(FuzzError::Usage)?;
-    let (catalogue, _) = crate::scenario::load_dir(&args.scenarios);
 
     // One implementation per protocol the selection touches.
     let mut by_proto: BTreeMap<String, Vec<LoadedScenario>> = BTreeMap::new();
@@ -125,10 +159,6 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
         workers.push((proto, profile, list, probe, under));
     }
 
-    let timing = Timing {
-        scale: 1.0,
-        disabled: false,
-    };
     // Check each implementation is healthy before mutating anything.
     let mut pools = Vec::new();
     for (proto, profile, list, probe, mut under) in workers {
@@ -152,7 +182,11 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
         pools.push((proto, profile, seedlings, probe, under));
     }
 
-    let stop_after = if args.max_findings == 0 { usize::MAX } else { args.max_findings };
+    let stop_after = if args.max_findings == 0 {
+        usize::MAX
+    } else {
+        args.max_findings
+    };
     'campaign: while cases < args.max_cases && started.elapsed() < max_time && findings < stop_after {
         let Some(pool_index) = (!pools.is_empty()).then(|| rng.gen_range(0..pools.len())) else {
             break;
@@ -177,11 +211,20 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
                     scale: 0.2,
                     disabled: false,
                 };
-                let rec = liveness::run_scenario(under, proto, profile, &seedling.scenario, quick, seed).await;
+                let rec =
+                    liveness::run_scenario(under, proto, profile, &seedling.scenario, quick, seed).await;
+                if args.verbose {
+                    match &rec {
+                        Ok(r) => eprintln!("baseline {}: {:?} {}", seedling.scenario.id, r.outcome, r.reason),
+                        Err(p) => eprintln!("baseline {}: {} {}", seedling.scenario.id, p.kind, p.detail),
+                    }
+                }
                 let sent = sent_steps(&seedling.scenario, &rec.map(|r| r.trace).unwrap_or_default());
                 // A catalogue scenario that itself breaks the implementation is `peercheck run`'s
                 // business, not a fuzz finding: note it, restart, and do not mutate it.
-                let broken = liveness::probe(under, proto, profile, probe, probe_timeout, seed).await.is_err();
+                let broken = liveness::probe(under, proto, profile, probe, probe_timeout, seed)
+                    .await
+                    .is_err();
                 if broken {
                     eprintln!(
                         "note: the unmutated scenario `{}` already breaks the implementation (run it with `peercheck run`); not fuzzing it",
@@ -214,9 +257,24 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
         cases += 1;
         let case = Case::new(&seedling.scenario, step_index, mutation.clone(), cases);
         if args.verbose {
-            eprintln!("case {cases}: {} step {}: {}", seedling.scenario.id, step_index + 1, mutation.describe());
+            eprintln!(
+                "case {cases}: {} step {}: {}",
+                seedling.scenario.id,
+                step_index + 1,
+                mutation.describe()
+            );
         }
-        let verdict = liveness::run_case(under, proto, profile, &case, probe, probe_timeout, args.max_rss, seed).await?;
+        let verdict = liveness::run_case(
+            under,
+            proto,
+            profile,
+            &case,
+            probe,
+            probe_timeout,
+            args.max_rss,
+            seed,
+        )
+        .await?;
         let Some(problem) = verdict else { continue };
         findings += 1;
         eprintln!(
@@ -230,9 +288,30 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
         let (case, problem) = if args.no_shrink || !under.restartable() {
             (case, problem)
         } else {
-            shrink::shrink(under, proto, profile, case, problem, probe, probe_timeout, args.max_rss, seed).await
+            shrink::shrink(
+                under,
+                proto,
+                profile,
+                case,
+                problem,
+                probe,
+                probe_timeout,
+                args.max_rss,
+                seed,
+            )
+            .await
         };
-        match finding::write(&args.out, findings, proto.name(), profile, &case, &problem, probe, seed, args) {
+        match finding::write(
+            &args.out,
+            findings,
+            proto.name(),
+            profile,
+            &case,
+            &problem,
+            probe,
+            seed,
+            args,
+        ) {
             Ok(dir) => println!(
                 "finding {findings} [{}]: {}\n  reproduce: peercheck run {} -j 1{}",
                 problem.kind,

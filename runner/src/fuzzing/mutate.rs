@@ -22,7 +22,11 @@ pub enum Mutation {
     /// Attach faults to the step (the bytes are the codec's, changed on the way out).
     Faults(Vec<FaultKind>),
     /// Replace the step's structured message.
-    Structured { path: String, value: Value, message: Value },
+    Structured {
+        path: String,
+        value: Value,
+        message: Value,
+    },
     /// Replace the step by these raw bytes.
     Bytes(Vec<u8>),
 }
@@ -81,9 +85,9 @@ pub fn pick(
 ) -> Option<Mutation> {
     for _ in 0..8 {
         let m = match rng.gen_range(0..10u8) {
-            0..=2 => length_mutation(bytes, spans, length_field, rng),
-            3 | 4 => field_mutation(spans, rng),
-            5 | 6 => step.send.as_ref().and_then(|m| structured_mutation(m, rng)),
+            0..=3 => length_mutation(bytes, spans, length_field, rng),
+            4 | 5 => field_mutation(spans, rng),
+            6 => step.send.as_ref().and_then(|m| structured_mutation(m, rng)),
             _ => byte_mutation(bytes, rng),
         };
         if m.is_some() {
@@ -93,12 +97,32 @@ pub fn pick(
     byte_mutation(bytes, rng)
 }
 
-fn length_mutation(bytes: &[u8], spans: &[FieldSpan], length_field: &str, rng: &mut impl Rng) -> Option<Mutation> {
+fn length_mutation(
+    bytes: &[u8],
+    spans: &[FieldSpan],
+    length_field: &str,
+    rng: &mut impl Rng,
+) -> Option<Mutation> {
     let s = peercheck_wire::span::find(spans, length_field)?;
     let v = i64::try_from(span_value(bytes, s)?).ok()?;
     let width = s.end.saturating_sub(s.start);
-    let max = if width >= 4 { 0xffff_ffffi64 } else { (1i64 << (8 * width)) - 1 };
-    let targets = [0, v - 1, v + 1, v + 64, v + 4096, 0x7fff_ffff.min(max), max, 1 << 20, 300 << 20];
+    let max = if width >= 4 {
+        0xffff_ffffi64
+    } else {
+        (1i64 << (8 * width)) - 1
+    };
+    let targets = [
+        0,
+        0,
+        v - 1,
+        v + 1,
+        v + 64,
+        v + 4096,
+        0x7fff_ffff.min(max),
+        max,
+        1 << 20,
+        300 << 20,
+    ];
     let t = *targets.choose(rng)?;
     let t = t.clamp(0, max);
     if t == v {
@@ -201,9 +225,11 @@ fn structured_mutation(message: &Value, rng: &mut impl Rng) -> Option<Mutation> 
             _ => Value::String("é😀\u{202e}".into()),
         },
         Value::Bool(b) => Value::Bool(!b),
-        Value::Array(a) if !a.is_empty() && rng.gen_bool(0.5) => {
-            Value::Array((0..64).map(|_| a.first().cloned().unwrap_or(Value::Null)).collect())
-        }
+        Value::Array(a) if !a.is_empty() && rng.gen_bool(0.5) => Value::Array(
+            (0..64)
+                .map(|_| a.first().cloned().unwrap_or(Value::Null))
+                .collect(),
+        ),
         other => {
             // Deep nesting.
             let mut v = other.clone();
@@ -218,11 +244,7 @@ fn structured_mutation(message: &Value, rng: &mut impl Rng) -> Option<Mutation> 
     }
     let mut message = message.clone();
     *message.pointer_mut(&path)? = value.clone();
-    Some(Mutation::Structured {
-        path,
-        value,
-        message,
-    })
+    Some(Mutation::Structured { path, value, message })
 }
 
 #[cfg(test)]
@@ -247,7 +269,9 @@ mod tests {
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
         for _ in 0..50 {
             if let Some(Mutation::Faults(f)) = length_mutation(&bytes, &spans, "msgSize", &mut rng) {
-                let FaultKind::WrongLength(d) = f[0] else { panic!("{f:?}") };
+                let FaultKind::WrongLength(d) = f[0] else {
+                    panic!("{f:?}")
+                };
                 assert_ne!(d, 0);
                 assert!((0..=0xffff_ffff).contains(&(4 + d)));
             }

@@ -31,7 +31,19 @@ pub async fn shrink(
             break;
         }
         runs += 1;
-        if let Some(p) = reproduces(under, proto, profile, &c, &best.1, probe, probe_timeout, max_rss, seed).await {
+        if let Some(p) = reproduces(
+            under,
+            proto,
+            profile,
+            &c,
+            &best.1,
+            probe,
+            probe_timeout,
+            max_rss,
+            seed,
+        )
+        .await
+        {
             eprintln!("  shrunk: {} step(s) before the mutation", c.kept.len());
             best = (c, p);
             candidates = step_cuts(&best.0);
@@ -43,7 +55,19 @@ pub async fn shrink(
             break;
         }
         runs += 1;
-        if let Some(p) = reproduces(under, proto, profile, &c, &best.1, probe, probe_timeout, max_rss, seed).await {
+        if let Some(p) = reproduces(
+            under,
+            proto,
+            profile,
+            &c,
+            &best.1,
+            probe,
+            probe_timeout,
+            max_rss,
+            seed,
+        )
+        .await
+        {
             eprintln!("  shrunk: {}", c.mutation.describe());
             best = (c, p);
             candidates = field_cuts(&best.0);
@@ -99,7 +123,9 @@ fn field_cuts(case: &Case) -> Vec<Case> {
             let Some((name, fields)) = message.as_object().and_then(|m| m.iter().next()) else {
                 return out;
             };
-            let Some(fields) = fields.as_object() else { return out };
+            let Some(fields) = fields.as_object() else {
+                return out;
+            };
             for k in fields.keys() {
                 if path.starts_with(&format!("/{name}/{k}")) {
                     continue;

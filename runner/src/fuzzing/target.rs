@@ -80,7 +80,10 @@ impl Watched {
 
     /// Wait up to `d` for the child to exit.
     pub async fn wait_exit(&mut self, d: Duration) -> Option<std::process::ExitStatus> {
-        tokio::time::timeout(d, self.child.wait()).await.ok().and_then(Result::ok)
+        tokio::time::timeout(d, self.child.wait())
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// Resident memory in MiB (Linux /proc/<pid>/status VmRSS), if readable.
@@ -116,7 +119,12 @@ impl Watched {
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         line.strip_prefix("listening on ")
             .map(|a| a.trim().to_owned())
-            .ok_or_else(|| FuzzError::Unreachable(format!("unexpected simulator output `{line}`; stderr: {}", self.stderr_since(0))))
+            .ok_or_else(|| {
+                FuzzError::Unreachable(format!(
+                    "unexpected simulator output `{line}`; stderr: {}",
+                    self.stderr_since(0)
+                ))
+            })
     }
 }
 

@@ -1,6 +1,6 @@
 //! Writes the seed corpus fuzz/corpus/<target>/ from golden/ (the corpus itself is git-ignored).
 //!
-//! Run from anywhere: `cargo run --manifest-path fuzz/Cargo.toml --bin gen-corpus`.
+//! Run from anywhere: `cargo run --manifest-path fuzz/Cargo.toml --example gen_corpus`.
 //! Each golden vector becomes an input of every target whose decode path reads it, prefixed with
 //! the selector byte of fuzz/src/paths.rs (direction, one write); the vectors of one file and
 //! direction are also concatenated into one stream input.
@@ -22,7 +22,13 @@ fn write(target: &str, name: &str, bytes: &[u8]) {
     }
     let safe: String = name
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '-' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     if let Err(e) = std::fs::write(dir.join(safe), bytes) {
         eprintln!("cannot write corpus file: {e}");
@@ -68,7 +74,10 @@ fn main() {
             eprintln!("skipping {} (does not load)", file.display());
             continue;
         };
-        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
         for v in &vf.vectors {
             let Ok(bytes) = v.bytes() else { continue };
             let sel = selector(v);
@@ -76,7 +85,10 @@ fn main() {
             input.extend_from_slice(&bytes);
             for t in stream_targets(v) {
                 write(t, &v.id, &input);
-                streams.entry((t.to_owned(), sel)).or_default().extend_from_slice(&bytes);
+                streams
+                    .entry((t.to_owned(), sel))
+                    .or_default()
+                    .extend_from_slice(&bytes);
                 n += 1;
             }
             if v.id.starts_with("now.") && v.profile.as_deref().unwrap_or("now-1.6") == "now-1.6" {
@@ -97,7 +109,9 @@ fn main() {
                 }
             }
             // One vector per golden file input (the loader target).
-            let one = peercheck_golden::VectorFile { vectors: vec![v.clone()] };
+            let one = peercheck_golden::VectorFile {
+                vectors: vec![v.clone()],
+            };
             if let Ok(text) = serde_yaml::to_string(&one) {
                 write("golden_vectors", &format!("{stem}.{}", v.id), text.as_bytes());
             }
@@ -115,7 +129,14 @@ fn main() {
         write("fault_script", &format!("script-{i}"), s.as_bytes());
     }
     // Unstructured-driven targets: a few byte patterns to start from.
-    for t in ["roundtrip_now", "roundtrip_psrp", "roundtrip_inedo", "sim_now", "sim_psrp", "sim_inedo"] {
+    for t in [
+        "roundtrip_now",
+        "roundtrip_psrp",
+        "roundtrip_inedo",
+        "sim_now",
+        "sim_psrp",
+        "sim_inedo",
+    ] {
         for seed in 0u64..16 {
             let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
             let bytes: Vec<u8> = (0..256)
@@ -129,7 +150,11 @@ fn main() {
             write(t, &format!("seed-{seed}"), &bytes);
         }
     }
-    println!("wrote {n} vector inputs and {} streams under {}", streams.len(), corpus_dir().display());
+    println!(
+        "wrote {n} vector inputs and {} streams under {}",
+        streams.len(),
+        corpus_dir().display()
+    );
 }
 
 const FAULT_SCRIPTS: &[&str] = &[
