@@ -379,6 +379,7 @@ async fn run_step<L: Link + ?Sized>(
                     ex.write_failed = None;
                     return Ok(());
                 }
+                Ok(Next::TimedOut) if close.or_silence => return Ok(()),
                 Ok(Next::TimedOut) => {
                     return Err(Stop::broken(format!(
                         "the connection stayed open for {:?}",

@@ -66,7 +66,11 @@ pub async fn run(cmd: &BenchCommand) -> i32 {
             heartbeat,
             hold,
         } => now_load(*sessions, *heartbeat, *hold).await,
-        BenchCommand::PsrpStream { mib, object_kib, framing } => psrp_stream(*mib, *object_kib, framing).await,
+        BenchCommand::PsrpStream {
+            mib,
+            object_kib,
+            framing,
+        } => psrp_stream(*mib, *object_kib, framing).await,
     };
     match r {
         Ok(()) => exit::OK,
@@ -130,8 +134,11 @@ fn pct(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted.get(i).copied().unwrap_or_default()
+    // Nearest rank: the smallest sample with at least p of all samples at or below it.
+    let rank = (1..=sorted.len())
+        .find(|r| *r as f64 >= p * sorted.len() as f64)
+        .unwrap_or(sorted.len());
+    sorted.get(rank.saturating_sub(1)).copied().unwrap_or_default()
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -302,9 +309,17 @@ async fn psrp_stream(mib: usize, object_kib: usize, framing: &str) -> Result<(),
         .map_err(|e| e.to_string())?;
     let mut params = BTreeMap::new();
     params.insert("framing".to_owned(), framing.to_owned());
-    let server_cfg =
-        PeerConfig { role: Some(Role::Server), script: Some(script), params: params.clone(), ..PeerConfig::default() };
-    let client_cfg = PeerConfig { role: Some(Role::Client), params, ..PeerConfig::default() };
+    let server_cfg = PeerConfig {
+        role: Some(Role::Server),
+        script: Some(script),
+        params: params.clone(),
+        ..PeerConfig::default()
+    };
+    let client_cfg = PeerConfig {
+        role: Some(Role::Client),
+        params,
+        ..PeerConfig::default()
+    };
     let server = protocols::new_peer("psrp", &server_cfg)?;
     let client = protocols::new_peer("psrp", &client_cfg)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")

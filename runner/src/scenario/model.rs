@@ -123,6 +123,10 @@ pub struct ExpectClose {
     /// Messages the peer may still send before closing (e.g. `[channel.close]`); anything else fails.
     #[serde(default)]
     pub allow: Vec<String>,
+    /// Staying silent (nothing but `allow`ed or keep-alive messages) for the whole window passes too:
+    /// for malformed input that a correct peer may either refuse by closing or drop and ignore.
+    #[serde(default, rename = "or-silence")]
+    pub or_silence: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
