@@ -408,11 +408,7 @@ pub async fn run_case(
     }
     under.ensure_running().await?;
     let mark = under.proc.as_ref().map_or(0, Watched::stderr_len);
-    let t0 = std::time::Instant::now();
     let rec = run_scenario(under, proto, profile, &scenario, timing, seed).await;
-    if std::env::var_os("PEERCHECK_FUZZ_TIMING").is_some() {
-        eprintln!("  case ran in {:?}", t0.elapsed());
-    }
     match &rec {
         Ok(r) if r.outcome == Outcome::SuiteError => return Ok(None),
         Err(p) if p.kind == "refused" => return Ok(Some(p.clone())),
@@ -434,11 +430,7 @@ pub async fn run_case(
             }
         }
     }
-    let t1 = std::time::Instant::now();
     let probed = probe(under, proto, profile, probe_scenario, probe_timeout, seed).await;
-    if std::env::var_os("PEERCHECK_FUZZ_TIMING").is_some() {
-        eprintln!("  probe ran in {:?}", t1.elapsed());
-    }
     if let Some(p) = under.proc.as_mut() {
         if let Some(status) = p.exited() {
             tokio::time::sleep(Duration::from_millis(50)).await;
