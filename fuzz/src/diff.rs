@@ -52,8 +52,19 @@ fn record(kind: &str, bytes: &[u8]) {
     }
 }
 
-/// One NOW message's bytes (the header says how long; anything after it is ignored by both).
+/// One NOW message's bytes: the input is cut to the length its header gives (when longer), so
+/// both decoders see exactly one message.
 pub fn now_diff(data: &[u8]) {
+    let declared = data
+        .get(..4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_le_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .and_then(|n| n.checked_add(8));
+    let data = match declared {
+        Some(end) if end < data.len() => data.get(..end).unwrap_or(data),
+        _ => data,
+    };
     let layout = Layout::new(Profile::Now16);
     // Ours: a panic here is the finding this target exists for.
     let ours = decode_message(data, 0, &layout, true);

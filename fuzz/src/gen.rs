@@ -7,6 +7,18 @@ use serde_json::{json, Map, Value};
 
 const MAX_DEPTH: usize = 6;
 
+/// A protocol's `message_schema()`, computed once (schemars generation is far slower than an
+/// execution).
+pub fn schema_of(proto: &dyn peercheck_wire::ProtocolDef) -> &'static Value {
+    use std::collections::BTreeMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<BTreeMap<&'static str, &'static Value>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    let mut map = cache.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    map.entry(proto.name())
+        .or_insert_with(|| Box::leak(Box::new(proto.message_schema())))
+}
+
 /// A structured message `{ name: fields }` from `schema` (the protocol's `message_schema()`).
 pub fn message(schema: &Value, u: &mut Unstructured<'_>) -> arbitrary::Result<Value> {
     gen(schema, schema, u, 0)

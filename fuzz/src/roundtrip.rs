@@ -67,8 +67,8 @@ fn run(proto: &dyn ProtocolDef, params: &[BTreeMap<String, String>], strict_deco
     } else {
         Role::Server
     };
-    let schema = proto.message_schema();
-    let Ok(msg) = gen::message(&schema, &mut u) else {
+    let schema = gen::schema_of(proto);
+    let Ok(msg) = gen::message(schema, &mut u) else {
         return;
     };
     let Some(mut tx) = session(proto, role, profile, p) else {

@@ -40,7 +40,7 @@ fn run(proto: &dyn ProtocolDef, new_peer: NewPeer, misbehaviours: &[&str], data:
             params: Default::default(),
         })
         .ok();
-    let schema = proto.message_schema();
+    let schema = gen::schema_of(proto);
     let mut now = Duration::ZERO;
     let _ = peer.start(now);
     for _ in 0..64 {
@@ -49,7 +49,7 @@ fn run(proto: &dyn ProtocolDef, new_peer: NewPeer, misbehaviours: &[&str], data:
             0..=4 => {
                 let bytes = match (op, ours.as_mut()) {
                     (0..=2, Some(s)) => {
-                        match gen::message(&schema, &mut u).ok().and_then(|m| s.encode(&m).ok()) {
+                        match gen::message(schema, &mut u).ok().and_then(|m| s.encode(&m).ok()) {
                             Some(b) => b,
                             None => continue,
                         }
