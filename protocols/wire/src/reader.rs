@@ -16,8 +16,79 @@ pub struct Reader<'a> {
     /// Added to every reported offset (the reader may run over a slice of a larger stream).
     base: usize,
     /// Dotted path of the enclosing scopes.
-    prefix: String,
+    prefix: ScopePath,
     spans: Option<Vec<FieldSpan>>,
+}
+
+/// Bytes of scope path kept inline: enough for every path the codecs build, so entering a scope
+/// allocates nothing (a `String` here cost one allocation per decoded message).
+const INLINE_PATH: usize = 64;
+
+/// The dotted scope path: inline up to [`INLINE_PATH`] bytes, on the heap beyond.
+#[derive(Debug, Clone)]
+struct ScopePath {
+    inline: [u8; INLINE_PATH],
+    len: usize,
+    /// Holds the whole path once it outgrew `inline` (and from then on).
+    heap: Option<String>,
+}
+
+impl ScopePath {
+    fn new() -> Self {
+        Self {
+            inline: [0; INLINE_PATH],
+            len: 0,
+            heap: None,
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        match &self.heap {
+            Some(h) => h,
+            // Only whole `&str`s are pushed and lengths restored are earlier lengths, so the
+            // inline bytes are always valid UTF-8.
+            None => self
+                .inline
+                .get(..self.len)
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or(""),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match &self.heap {
+            Some(h) => h.len(),
+            None => self.len,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn push_str(&mut self, s: &str) {
+        if self.heap.is_none() {
+            let end = self.len + s.len();
+            if let Some(dst) = self.inline.get_mut(self.len..end) {
+                dst.copy_from_slice(s.as_bytes());
+                self.len = end;
+                return;
+            }
+            let mut h = String::with_capacity(end);
+            h.push_str(self.as_str());
+            self.heap = Some(h);
+        }
+        if let Some(h) = self.heap.as_mut() {
+            h.push_str(s);
+        }
+    }
+
+    fn truncate(&mut self, len: usize) {
+        match self.heap.as_mut() {
+            Some(h) => h.truncate(len),
+            None => self.len = self.len.min(len),
+        }
+    }
 }
 
 impl<'a> Reader<'a> {
@@ -27,7 +98,7 @@ impl<'a> Reader<'a> {
             pos: 0,
             end: buf.len(),
             base: 0,
-            prefix: String::new(),
+            prefix: ScopePath::new(),
             spans: None,
         }
     }
@@ -44,11 +115,13 @@ impl<'a> Reader<'a> {
         self
     }
 
+    #[inline]
     pub fn is_traced(&self) -> bool {
         self.spans.is_some()
     }
 
     /// Absolute offset of the next byte.
+    #[inline]
     pub fn offset(&self) -> usize {
         self.base + self.pos
     }
@@ -58,10 +131,12 @@ impl<'a> Reader<'a> {
         self.pos
     }
 
+    #[inline]
     pub fn remaining(&self) -> usize {
         self.end.saturating_sub(self.pos)
     }
 
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.remaining() == 0
     }
@@ -81,7 +156,7 @@ impl<'a> Reader<'a> {
         if self.prefix.is_empty() {
             field.to_owned()
         } else {
-            format!("{}.{field}", self.prefix)
+            format!("{}.{field}", self.prefix.as_str())
         }
     }
 
@@ -110,18 +185,34 @@ impl<'a> Reader<'a> {
     }
 
     /// Fails unless `n` more bytes are available.
+    #[inline]
     pub fn ensure(&self, n: usize, field: &str) -> Result<(), DecodeError> {
         if self.remaining() < n {
-            Err(self.error(
-                field,
-                DecodeErrorKind::Truncated {
-                    needed: n,
-                    available: self.remaining(),
-                },
-            ))
+            Err(self.truncated(n, field))
         } else {
             Ok(())
         }
+    }
+
+    /// The error for a read of `n` bytes that does not fit (kept out of line: the hot path only
+    /// compares lengths).
+    #[cold]
+    #[inline(never)]
+    fn truncated(&self, n: usize, field: &str) -> DecodeError {
+        self.error(
+            field,
+            DecodeErrorKind::Truncated {
+                needed: n,
+                available: self.remaining(),
+            },
+        )
+    }
+
+    /// The next `n` bytes of the window, if there are that many.
+    #[inline]
+    fn window(&self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n).filter(|&e| e <= self.end)?;
+        self.buf.get(self.pos..end)
     }
 
     /// Record a span from `start_offset` (absolute) to the current position.
@@ -141,17 +232,8 @@ impl<'a> Reader<'a> {
     }
 
     pub fn bytes(&mut self, n: usize, field: &str) -> Result<&'a [u8], DecodeError> {
-        self.ensure(n, field)?;
         let start = self.offset();
-        let out = self.buf.get(self.pos..self.pos + n).ok_or_else(|| {
-            self.error(
-                field,
-                DecodeErrorKind::Truncated {
-                    needed: n,
-                    available: self.remaining(),
-                },
-            )
-        })?;
+        let out = self.window(n).ok_or_else(|| self.truncated(n, field))?;
         self.pos += n;
         if self.spans.is_some() {
             let shown = if n <= 16 {
@@ -165,21 +247,14 @@ impl<'a> Reader<'a> {
     }
 
     /// Like [`Reader::bytes`] but records no span (the caller notes a decoded value instead).
+    #[inline]
     pub fn bytes_quiet(&mut self, n: usize, field: &str) -> Result<&'a [u8], DecodeError> {
-        self.ensure(n, field)?;
-        let out = self.buf.get(self.pos..self.pos + n).ok_or_else(|| {
-            self.error(
-                field,
-                DecodeErrorKind::Truncated {
-                    needed: n,
-                    available: self.remaining(),
-                },
-            )
-        })?;
+        let out = self.window(n).ok_or_else(|| self.truncated(n, field))?;
         self.pos += n;
         Ok(out)
     }
 
+    #[inline]
     pub fn array<const N: usize>(&mut self, field: &str) -> Result<[u8; N], DecodeError> {
         let b = self.bytes(N, field)?;
         let mut out = [0u8; N];
@@ -187,6 +262,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn fixed<const N: usize>(&mut self, field: &str) -> Result<[u8; N], DecodeError> {
         let b = self.bytes_quiet(N, field)?;
         let mut out = [0u8; N];
@@ -194,6 +270,7 @@ impl<'a> Reader<'a> {
         Ok(out)
     }
 
+    #[inline]
     fn noted<T: std::fmt::Display + std::fmt::LowerHex + Copy>(
         &mut self,
         start: usize,
@@ -206,54 +283,63 @@ impl<'a> Reader<'a> {
         v
     }
 
+    #[inline]
     pub fn u8(&mut self, field: &str) -> Result<u8, DecodeError> {
         let s = self.offset();
         let [b] = self.fixed::<1>(field)?;
         Ok(self.noted(s, field, b))
     }
 
+    #[inline]
     pub fn u16_le(&mut self, field: &str) -> Result<u16, DecodeError> {
         let s = self.offset();
         let v = u16::from_le_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn u16_be(&mut self, field: &str) -> Result<u16, DecodeError> {
         let s = self.offset();
         let v = u16::from_be_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn u32_le(&mut self, field: &str) -> Result<u32, DecodeError> {
         let s = self.offset();
         let v = u32::from_le_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn u32_be(&mut self, field: &str) -> Result<u32, DecodeError> {
         let s = self.offset();
         let v = u32::from_be_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn i32_le(&mut self, field: &str) -> Result<i32, DecodeError> {
         let s = self.offset();
         let v = i32::from_le_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn u64_le(&mut self, field: &str) -> Result<u64, DecodeError> {
         let s = self.offset();
         let v = u64::from_le_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn u64_be(&mut self, field: &str) -> Result<u64, DecodeError> {
         let s = self.offset();
         let v = u64::from_be_bytes(self.fixed(field)?);
         Ok(self.noted(s, field, v))
     }
 
+    #[inline]
     pub fn i64_le(&mut self, field: &str) -> Result<i64, DecodeError> {
         let s = self.offset();
         let v = i64::from_le_bytes(self.fixed(field)?);
@@ -294,10 +380,11 @@ impl<'a> Reader<'a> {
     }
 
     /// Run `f` with `name` pushed onto the field path.
+    #[inline]
     pub fn scope<T>(&mut self, name: &str, f: impl FnOnce(&mut Self) -> T) -> T {
         let saved = self.prefix.len();
         if !self.prefix.is_empty() {
-            self.prefix.push('.');
+            self.prefix.push_str(".");
         }
         self.prefix.push_str(name);
         let out = f(self);
@@ -353,6 +440,29 @@ mod tests {
             .with_len(5, "body", true, |r| r.u8("a"))
             .unwrap_err()
             .is_truncation());
+    }
+
+    #[test]
+    fn scope_paths_longer_than_the_inline_buffer_keep_every_name() {
+        let long = "a-scope-name-that-is-long-enough";
+        let mut r = Reader::new(&[1, 2]).traced();
+        let e = r
+            .scope(long, |r| {
+                r.scope(long, |r| {
+                    r.scope("s", |r| {
+                        r.u8("x")?;
+                        r.u16_le("y")
+                    })
+                })
+            })
+            .unwrap_err();
+        assert_eq!(e.field, format!("{long}.{long}.s.y"));
+        assert_eq!(r.take_spans()[0].name, format!("{long}.{long}.s.x"));
+        // Back out of the scopes: the path is empty again.
+        assert_eq!(r.u8("z").unwrap(), 2);
+        assert_eq!(r.path("f"), "f");
+        let e = r.scope("t", |r| r.u8("w")).unwrap_err();
+        assert_eq!(e.field, "t.w");
     }
 
     #[test]
