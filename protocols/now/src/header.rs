@@ -1,7 +1,7 @@
 //! NOW_HEADER (NOW-PROTO 1.3 "NOW_HEADER"): msgSize u32 LE (body only), msgClass u8, msgType u8,
 //! msgFlags u16 LE.
 
-use peercheck_wire::{DecodeError, Reader, WriteExt};
+use peercheck_wire::{DecodeError, Reader};
 
 /// msgClass values. 0x10 is CHANNEL since 1.1; the 1.0 text calls it NEGOTIATION (ERRATA NOW-1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -31,6 +31,17 @@ pub const MSG_SIZE_SPAN: &str = "header.msgSize";
 
 impl Header {
     pub fn read(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        // Untraced with all 8 bytes present no read can fail and no span is wanted: one read.
+        if !r.is_traced() && r.remaining() >= 8 {
+            if let Ok(&[s0, s1, s2, s3, class, msg_type, f0, f1]) = r.bytes_quiet(8, "header") {
+                return Ok(Header {
+                    msg_size: u32::from_le_bytes([s0, s1, s2, s3]),
+                    msg_class: MsgClass(class),
+                    msg_type,
+                    msg_flags: u16::from_le_bytes([f0, f1]),
+                });
+            }
+        }
         r.scope("header", |r| {
             Ok(Header {
                 msg_size: r.u32_le("msgSize")?,
@@ -42,9 +53,13 @@ impl Header {
     }
 
     pub fn write(&self, out: &mut Vec<u8>) {
-        out.put_u32_le(self.msg_size);
-        out.put_u8(self.msg_class.0);
-        out.put_u8(self.msg_type);
-        out.put_u16_le(self.msg_flags);
+        out.extend_from_slice(&self.to_bytes());
+    }
+
+    /// The 8 header bytes.
+    pub fn to_bytes(&self) -> [u8; 8] {
+        let [s0, s1, s2, s3] = self.msg_size.to_le_bytes();
+        let [f0, f1] = self.msg_flags.to_le_bytes();
+        [s0, s1, s2, s3, self.msg_class.0, self.msg_type, f0, f1]
     }
 }

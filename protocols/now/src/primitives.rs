@@ -67,11 +67,13 @@ pub fn write_varu32(out: &mut Vec<u8>, value: u32, field: &'static str) -> Resul
         0x4000..=0x3F_FFFF => (3, 2),
         _ => (4, 3),
     };
-    let mut bytes: Vec<u8> = be.iter().skip(4 - n).copied().collect();
-    if let Some(b0) = bytes.first_mut() {
+    // Written straight into `out` (no temporary): the last `n` big-endian bytes, `c` in the top bits.
+    let mut bytes = be;
+    let first = 4 - n;
+    if let Some(b0) = bytes.get_mut(first) {
         *b0 |= c << 6;
     }
-    out.extend_from_slice(&bytes);
+    out.extend_from_slice(bytes.get(first..).unwrap_or(&[]));
     Ok(())
 }
 
@@ -138,6 +140,8 @@ pub fn write_varstr(
     layout: &Layout,
 ) -> Result<(), EncodeError> {
     let len = u32::try_from(s.len()).map_err(|_| EncodeError::new(field, "string longer than 4 GiB"))?;
+    // One growth for the whole field: VARU32 (≤ 4) + text + NUL.
+    out.reserve(s.len() + 5);
     write_varu32(out, len, field)?;
     out.extend_from_slice(s.as_bytes());
     if layout.varstr_nul {
@@ -155,6 +159,7 @@ pub fn read_varbuf(r: &mut Reader<'_>, field: &str) -> Result<Vec<u8>, DecodeErr
 
 pub fn write_varbuf(out: &mut Vec<u8>, data: &[u8], field: &'static str) -> Result<(), EncodeError> {
     let len = u32::try_from(data.len()).map_err(|_| EncodeError::new(field, "buffer longer than 4 GiB"))?;
+    out.reserve(data.len() + 4);
     write_varu32(out, len, field)?;
     out.extend_from_slice(data);
     Ok(())

@@ -118,12 +118,15 @@ macro_rules! catalogue {
             }
 
             fn decode_known(h: &Header, r: &mut Reader<'_>, l: &Layout) -> Option<Result<Self, DecodeError>> {
-                $(
-                    if h.msg_class == MsgClass::$class && h.msg_type == $typ && Avail::$avail.includes(l.profile) {
-                        return Some(<$ty as Body>::decode(r, h.msg_flags, l).map(Self::$variant));
-                    }
-                )*
-                None
+                // One `match` (a jump on class/type) rather than a chain of comparisons.
+                match (h.msg_class, h.msg_type) {
+                    $(
+                        (MsgClass::$class, $typ) if Avail::$avail.includes(l.profile) => {
+                            Some(<$ty as Body>::decode(r, h.msg_flags, l).map(Self::$variant))
+                        }
+                    )*
+                    _ => None,
+                }
             }
 
             /// Encode the body; returns (class, type, flags).
@@ -219,22 +222,36 @@ catalogue! {
 }
 
 /// Encode one message (header + body).
+///
+/// The body is written after a placeholder header, which is then filled in: one buffer, no copy.
 pub fn encode_message(msg: &NowMessage, cx: &EncodeCx<'_>) -> Result<Vec<u8>, EncodeError> {
-    let mut body = Vec::new();
-    let (class, msg_type, msg_flags) = msg.encode_body(&mut body, cx)?;
-    let msg_size =
-        u32::try_from(body.len()).map_err(|_| EncodeError::new("msgSize", "body longer than 4 GiB"))?;
-    let mut out = Vec::with_capacity(HEADER_SIZE + body.len());
-    Header {
+    // Bulk bytes are known up front, so the buffer is allocated once.
+    let bulk = match msg {
+        NowMessage::ExecData(d) => d.data.0.len(),
+        NowMessage::Unknown(u) => u.body.0.len(),
+        _ => 0,
+    };
+    let mut out = Vec::with_capacity(ENCODE_CAPACITY.saturating_add(bulk));
+    out.resize(HEADER_SIZE, 0);
+    let (class, msg_type, msg_flags) = msg.encode_body(&mut out, cx)?;
+    let msg_size = u32::try_from(out.len() - HEADER_SIZE)
+        .map_err(|_| EncodeError::new("msgSize", "body longer than 4 GiB"))?;
+    let header = Header {
         msg_size,
         msg_class: class,
         msg_type,
         msg_flags,
     }
-    .write(&mut out);
-    out.extend_from_slice(&body);
+    .to_bytes();
+    if let Some(slot) = out.get_mut(..HEADER_SIZE) {
+        slot.copy_from_slice(&header);
+    }
     Ok(out)
 }
+
+/// First allocation for an encoded message: holds the header and most control messages whole;
+/// variable fields reserve their own length (see `write_varstr` / `write_varbuf`).
+const ENCODE_CAPACITY: usize = 128;
 
 /// Decode exactly one whole message (`bytes` = header + msgSize body bytes). `base` is the absolute
 /// offset of `bytes[0]` in the stream; spans are recorded when `traced`.
