@@ -7,6 +7,81 @@
 
 use std::fmt::Write;
 
+/// Which XML entities [`encode_xml_into`] writes after the `_xHHHH_` escaping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Xml {
+    /// Element text: `<`, `>`, `&` (quick-xml's `partial_escape`).
+    Text,
+    /// Attribute value: also `"` and `'` (quick-xml's `escape`).
+    Attr,
+}
+
+/// Bytes that need a look in [`encode_xml_into`] (a table: the scan is one load per byte).
+// Compile-time only, over 0..256: the index is always in bounds and `b as u8` exact.
+#[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
+const fn special_bytes(attr: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        t[b] = b < 0x20
+            || b >= 0x7F
+            || matches!(b as u8, b'_' | b'<' | b'>' | b'&')
+            || (attr && matches!(b as u8, b'"' | b'\''));
+        b += 1;
+    }
+    t
+}
+
+static SPECIAL_IN_TEXT: [bool; 256] = special_bytes(false);
+static SPECIAL_IN_ATTR: [bool; 256] = special_bytes(true);
+
+/// Append `text` to `out` escaped as [`encode`] does and then XML-escaped, in one pass. The same
+/// bytes as `quick_xml::escape::{partial_escape, escape}(encode(text))`: the `_xHHHH_` sequences
+/// hold no XML special character, so the two escapings commute character by character. Runs of
+/// plain ASCII are copied whole, so the usual long string costs one scan and one copy.
+pub fn encode_xml_into(out: &mut String, text: &str, xml: Xml) {
+    let table = match xml {
+        Xml::Text => &SPECIAL_IN_TEXT,
+        Xml::Attr => &SPECIAL_IN_ATTR,
+    };
+    let special = |b: u8| table.get(usize::from(b)).copied().unwrap_or(true);
+    out.reserve(text.len());
+    let mut rest = text;
+    loop {
+        // The first special byte is ASCII or the lead byte of a character: a char boundary.
+        let n = rest.bytes().position(special).unwrap_or(rest.len());
+        let Some((plain, tail)) = rest.split_at_checked(n) else {
+            out.push_str(rest);
+            return;
+        };
+        out.push_str(plain);
+        let mut chars = tail.chars();
+        let Some(c) = chars.next() else {
+            return;
+        };
+        rest = chars.as_str();
+        let code = u32::from(c);
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            '_' if rest.starts_with(['x', 'X']) => out.push_str("_x005F_"),
+            _ if code < 0x20 || (0x7F..=0x9F).contains(&code) => {
+                let _ = write!(out, "_x{code:04X}_");
+            }
+            _ if code > 0xFFFF => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    let _ = write!(out, "_x{:04X}_", *u);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+}
+
 /// Escape text for a CLIXML string element or `N` attribute (before XML entity escaping).
 pub fn encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -88,6 +163,27 @@ mod tests {
     fn encodes_like_powershell(#[case] plain: &str, #[case] escaped: &str) {
         assert_eq!(encode(plain), escaped);
         assert_eq!(decode(escaped), plain);
+    }
+
+    #[rstest::rstest]
+    #[case("plain")]
+    #[case("")]
+    #[case("a\tb\r\nc_x_X_y_ _")]
+    #[case("<a href=\"x\">&amp;'q'</a>")]
+    #[case("\u{7f}\u{9f}\u{a0}é€😀_x😀<\u{0}>")]
+    #[case("_")]
+    #[case("x_")]
+    fn one_pass_xml_escaping_matches_escape_then_quick_xml(#[case] plain: &str) {
+        let mut text = String::from("kept ");
+        encode_xml_into(&mut text, plain, Xml::Text);
+        let expected = quick_xml::escape::partial_escape(encode(plain).as_str()).into_owned();
+        assert_eq!(text, format!("kept {expected}"));
+        let mut attr = String::new();
+        encode_xml_into(&mut attr, plain, Xml::Attr);
+        assert_eq!(
+            attr,
+            quick_xml::escape::escape(encode(plain).as_str()).into_owned()
+        );
     }
 
     #[test]

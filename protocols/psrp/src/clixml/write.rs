@@ -23,11 +23,15 @@ struct Writer {
 }
 
 fn xml_text(s: &str) -> String {
-    quick_xml::escape::partial_escape(escape::encode(s).as_str()).into_owned()
+    let mut out = String::new();
+    escape::encode_xml_into(&mut out, s, escape::Xml::Text);
+    out
 }
 
 fn xml_attr(s: &str) -> String {
-    quick_xml::escape::escape(escape::encode(s).as_str()).into_owned()
+    let mut out = String::new();
+    escape::encode_xml_into(&mut out, s, escape::Xml::Attr);
+    out
 }
 
 impl Writer {
@@ -35,7 +39,25 @@ impl Writer {
         self.out.push('<');
         self.out.push_str(tag);
         if let Some(n) = name {
-            let _ = write!(self.out, " N=\"{}\"", xml_attr(n));
+            self.out.push_str(" N=\"");
+            escape::encode_xml_into(&mut self.out, n, escape::Xml::Attr);
+            self.out.push('"');
+        }
+    }
+
+    /// Like [`Writer::leaf`] for text that still needs escaping: escaped straight into the output
+    /// (a 256 KiB string is scanned once and copied once).
+    fn text_leaf(&mut self, tag: &str, name: Option<&str>, raw: &str) {
+        self.open(tag, name);
+        // Escaping never turns a non-empty text into an empty one, nor the reverse.
+        if raw.is_empty() {
+            self.out.push_str(" />");
+        } else {
+            self.out.push('>');
+            escape::encode_xml_into(&mut self.out, raw, escape::Xml::Text);
+            self.out.push_str("</");
+            self.out.push_str(tag);
+            self.out.push('>');
         }
     }
 
@@ -53,13 +75,13 @@ impl Writer {
         use ClixmlValue as V;
         match v {
             V::Nil => self.leaf("Nil", name, ""),
-            V::S(s) => self.leaf("S", name, &xml_text(s)),
-            V::SBK(s) => self.leaf("SBK", name, &xml_text(s)),
-            V::XD(s) => self.leaf("XD", name, &xml_text(s)),
+            V::S(s) => self.text_leaf("S", name, s),
+            V::SBK(s) => self.text_leaf("SBK", name, s),
+            V::XD(s) => self.text_leaf("XD", name, s),
             V::C(c) => self.leaf("C", name, &c.to_string()),
             V::B(b) => self.leaf("B", name, if *b { "true" } else { "false" }),
-            V::DT(s) => self.leaf("DT", name, &xml_text(s)),
-            V::TS(s) => self.leaf("TS", name, &xml_text(s)),
+            V::DT(s) => self.text_leaf("DT", name, s),
+            V::TS(s) => self.text_leaf("TS", name, s),
             V::By(n) => self.leaf("By", name, &n.to_string()),
             V::SB(n) => self.leaf("SB", name, &n.to_string()),
             V::U16(n) => self.leaf("U16", name, &n.to_string()),
@@ -68,21 +90,21 @@ impl Writer {
             V::I32(n) => self.leaf("I32", name, &n.to_string()),
             V::U64(n) => self.leaf("U64", name, &n.to_string()),
             V::I64(n) => self.leaf("I64", name, &n.to_string()),
-            V::Sg(s) => self.leaf("Sg", name, &xml_text(s)),
-            V::Db(s) => self.leaf("Db", name, &xml_text(s)),
-            V::D(s) => self.leaf("D", name, &xml_text(s)),
+            V::Sg(s) => self.text_leaf("Sg", name, s),
+            V::Db(s) => self.text_leaf("Db", name, s),
+            V::D(s) => self.text_leaf("D", name, s),
             V::BA(b) => self.leaf("BA", name, &base64::engine::general_purpose::STANDARD.encode(b)),
-            V::G(s) => self.leaf("G", name, &xml_text(s)),
-            V::URI(s) => self.leaf("URI", name, &xml_text(s)),
-            V::Version(s) => self.leaf("Version", name, &xml_text(s)),
-            V::SS(s) => self.leaf("SS", name, &xml_text(s)),
-            V::SemanticVersion(s) => self.leaf("SemanticVersion", name, &xml_text(s)),
+            V::G(s) => self.text_leaf("G", name, s),
+            V::URI(s) => self.text_leaf("URI", name, s),
+            V::Version(s) => self.text_leaf("Version", name, s),
+            V::SS(s) => self.text_leaf("SS", name, s),
+            V::SemanticVersion(s) => self.text_leaf("SemanticVersion", name, s),
             V::PR(fields) => {
                 self.open("PR", name);
                 self.out.push('>');
                 for f in fields {
                     match &f.text {
-                        Some(t) => self.leaf(&f.tag, None, &xml_text(t)),
+                        Some(t) => self.text_leaf(&f.tag, None, t),
                         None => self.leaf(&f.tag, None, ""),
                     }
                 }
@@ -117,7 +139,7 @@ impl Writer {
             self.type_names(names, o.tn_ref_id.as_deref(), o.tn_is_ref);
         }
         if let Some(s) = &o.to_string {
-            self.leaf("ToString", None, &xml_text(s));
+            self.text_leaf("ToString", None, s);
         }
         if let Some(v) = &o.value {
             self.value(v, None);
