@@ -160,13 +160,31 @@ impl Fragmenter {
             .collect()
     }
 
-    /// The fragments of one object, back to back.
+    /// The fragments of one object, back to back: the same bytes as [`Fragmenter::fragment`] with
+    /// each fragment encoded, written straight from the object (one copy of each blob).
     pub fn fragment_bytes(&self, object_id: u64, object: &[u8]) -> Vec<u8> {
-        let mut out =
-            Vec::with_capacity(object.len() + FRAGMENT_HEADER_LEN * (object.len() / self.max_blob() + 1));
-        for f in self.fragment(object_id, object) {
-            f.header().encode_into(&mut out);
-            out.extend_from_slice(&f.blob);
+        let max = self.max_blob();
+        // An empty object is one empty fragment.
+        let count = object.len().div_ceil(max).max(1);
+        let mut out = Vec::with_capacity(object.len() + FRAGMENT_HEADER_LEN * count);
+        let mut chunks = object.chunks(max);
+        for i in 0..count {
+            let blob = chunks.next().unwrap_or(&[]);
+            let mut flags = 0;
+            if i == 0 {
+                flags |= FLAG_START;
+            }
+            if i + 1 == count {
+                flags |= FLAG_END;
+            }
+            FragmentHeader {
+                object_id,
+                fragment_id: i as u64,
+                flags,
+                blob_length: u32::try_from(blob.len()).unwrap_or(u32::MAX),
+            }
+            .encode_into(&mut out);
+            out.extend_from_slice(blob);
         }
         out
     }
@@ -180,6 +198,20 @@ mod tests {
         clippy::cast_possible_truncation
     )]
     use super::*;
+
+    #[rstest::rstest]
+    #[case(0)]
+    #[case(1)]
+    #[case(11)]
+    #[case(12)]
+    #[case(13)]
+    #[case(100)]
+    fn fragment_bytes_are_the_fragments_back_to_back(#[case] len: usize) {
+        let f = Fragmenter::new(FRAGMENT_HEADER_LEN + 12).unwrap();
+        let object: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let expected: Vec<u8> = f.fragment(7, &object).iter().flat_map(Fragment::encode).collect();
+        assert_eq!(f.fragment_bytes(7, &object), expected);
+    }
 
     #[test]
     fn header_is_big_endian() {

@@ -119,6 +119,12 @@ impl Transport {
             self.next_object_id
         };
         self.next_object_id = self.next_object_id.saturating_add(1);
+        let b = &self.bugs;
+        let plain_fragments = !(b.fragment_id_from_1 || b.no_end_flag || b.header_le || b.blob_length_lies);
+        if plain_fragments && self.framing == Framing::Fragments {
+            // The common case: the codec's fragments unchanged, written in one buffer.
+            return self.fragmenter.fragment_bytes(id, &m.encode());
+        }
         let mut frags = self.fragmenter.fragment(id, &m.encode());
         for f in &mut frags {
             if self.bugs.fragment_id_from_1 {
