@@ -287,6 +287,10 @@ pub struct SelftestArgs {
     /// Also run the correct simulator over stdio.
     #[arg(long)]
     pub stdio: bool,
+    /// Per misbehaviour mode, stop at the first batch of scenarios that catches it (fast; the matrix
+    /// then lists those catchers only).
+    #[arg(long)]
+    pub first_catch: bool,
     #[arg(long, default_value_t = 1.0)]
     pub timeout_scale: f64,
 }

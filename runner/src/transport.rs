@@ -193,13 +193,24 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
-/// Fill `{addr}`, `{protocol}`, `{role}`, `{profile}`, `{id}` in a command line.
+/// Fill `{addr}`, `{protocol}`, `{role}`, `{profile}`, `{id}` and `{param:KEY}` (the scenario's session
+/// parameter, e.g. `{param:framing}`; empty when the scenario sets none) in a command line.
 pub fn expand_command(cmd: &str, ctx: &OpenContext, addr: Option<&str>) -> String {
-    cmd.replace("{addr}", addr.unwrap_or(""))
+    let mut out = cmd
+        .replace("{addr}", addr.unwrap_or(""))
         .replace("{protocol}", &ctx.protocol)
         .replace("{role}", ctx.peer_role.as_str())
         .replace("{profile}", &ctx.profile)
-        .replace("{id}", &ctx.scenario_id)
+        .replace("{id}", &ctx.scenario_id);
+    while let Some(start) = out.find("{param:") {
+        let Some(len) = out.get(start..).and_then(|rest| rest.find('}')) else {
+            break;
+        };
+        let key = out.get(start + 7..start + len).unwrap_or("").to_owned();
+        let value = ctx.params.get(&key).cloned().unwrap_or_default();
+        out.replace_range(start..=start + len, &value);
+    }
+    out
 }
 
 fn spawn(cmd: &str, stdin_out: bool) -> Result<ChildGuard, OpenError> {
@@ -391,5 +402,33 @@ async fn builtin_tcp(ctx: &OpenContext, misbehave: Option<String>) -> Result<Con
                 task: Some(task),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn command_placeholders() {
+        let mut params = BTreeMap::new();
+        params.insert("framing".to_owned(), "fragments".to_owned());
+        let ctx = OpenContext {
+            protocol: "psrp".into(),
+            profile: "psrp-2.3".into(),
+            peer_role: Role::Server,
+            scenario_id: "psrp.x".into(),
+            params,
+            seed: 0,
+            connect_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(
+            expand_command(
+                "srv --framing={param:framing} {param:absent}| {role} {id} {addr}",
+                &ctx,
+                Some("a:1")
+            ),
+            "srv --framing=fragments | server psrp.x a:1"
+        );
     }
 }

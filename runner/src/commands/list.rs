@@ -2,12 +2,16 @@
 
 use super::{exit, load_selected};
 use crate::cli::ListArgs;
+use std::io::Write;
 
 pub fn run(args: &ListArgs) -> i32 {
     let chosen = match load_selected(&args.select, None) {
         Ok(c) => c,
         Err(code) => return code,
     };
+    // Write through a locked handle and stop quietly when the reader goes away (`| head`).
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
     for s in &chosen {
         let sc = &s.scenario;
         if args.json {
@@ -16,9 +20,12 @@ pub fn run(args: &ListArgs) -> i32 {
                 "protocol": sc.protocol, "peer": sc.peer, "profiles": sc.profiles, "tags": sc.tags,
                 "file": s.path.display().to_string(),
             });
-            println!("{v}");
+            if writeln!(out, "{v}").is_err() {
+                return exit::OK;
+            }
         } else {
-            println!(
+            let line = writeln!(
+                out,
                 "{:<60} {:<6} {:<6} {}  — {}",
                 sc.id,
                 sc.level.as_str(),
@@ -26,6 +33,9 @@ pub fn run(args: &ListArgs) -> i32 {
                 sc.spec,
                 sc.title
             );
+            if line.is_err() {
+                return exit::OK;
+            }
         }
     }
     if !args.json {

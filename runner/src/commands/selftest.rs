@@ -117,21 +117,35 @@ pub async fn run(args: &SelftestArgs) -> i32 {
             let mut caught: Vec<String> = Vec::new();
             for profile in def.profiles() {
                 let list = applicable(&all, proto, profile, Some(m.role));
-                let target = Target::BuiltinTcp {
-                    misbehave: Some(m.name.to_owned()),
+                // With --first-catch, chunks run in turn until one catches the mode (CI speed);
+                // without it every scenario runs (the full matrix).
+                let chunk = if args.first_catch {
+                    args.jobs.max(1) * 2
+                } else {
+                    list.len().max(1)
                 };
-                let results = match run_set(list, target, proto, profile, timing, args.jobs).await {
-                    Ok(r) => r,
-                    Err(e) => {
-                        eprintln!("error: {e}");
-                        return exit::USAGE;
+                for part in list.chunks(chunk) {
+                    let target = Target::BuiltinTcp {
+                        misbehave: Some(m.name.to_owned()),
+                    };
+                    let results =
+                        match run_set(part.to_vec(), target, proto, profile, timing, args.jobs).await {
+                            Ok(r) => r,
+                            Err(e) => {
+                                eprintln!("error: {e}");
+                                return exit::USAGE;
+                            }
+                        };
+                    caught.extend(
+                        results
+                            .iter()
+                            .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::NonStrict))
+                            .map(|r| format!("{} ({}, {profile})", r.id, r.verdict.as_str())),
+                    );
+                    if !caught.is_empty() {
+                        break;
                     }
-                };
-                caught = results
-                    .iter()
-                    .filter(|r| matches!(r.verdict, Verdict::Fail | Verdict::NonStrict))
-                    .map(|r| format!("{} ({}, {profile})", r.id, r.verdict.as_str()))
-                    .collect();
+                }
                 if !caught.is_empty() {
                     break;
                 }

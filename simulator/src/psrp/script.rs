@@ -27,7 +27,12 @@ impl Default for ServerScript {
                 Step::Verbose("starting".into()),
                 Step::Progress(json!({ "activity": "Working", "percentComplete": 50 })),
                 Step::Output(json!({ "S": "Hello from the peercheck PSRP simulator" })),
-                Step::Information(json!({ "messageData": { "S": "done" }, "source": "peercheck" })),
+                // A real xs:dateTime: an empty <DT/> is refused by psrpcore (and PowerShell's parser).
+                Step::Information(json!({
+                    "messageData": { "S": "done" },
+                    "source": "peercheck",
+                    "timeGenerated": "2026-01-01T00:00:00.0000000Z"
+                })),
             ],
             state: "completed".into(),
             echo_input: true,
