@@ -137,10 +137,13 @@ impl<L: Link + ?Sized> Exchange<'_, L> {
     async fn write_pending(&mut self) -> Result<(), Stop> {
         while let Some(bytes) = self.session.poll_transmit() {
             self.note("sent", "(session)".into(), &bytes, String::new());
-            self.link
-                .write_all(&bytes)
-                .await
-                .map_err(|e| Stop::broken(format!("write failed: {e}")))?;
+            if let Err(e) = self.link.write_all(&bytes).await {
+                // The implementation has gone: what it sent before still counts, and an
+                // `expect-close` next is satisfied (see `write_failed`).
+                self.note("note", format!("write failed: {e}"), &[], String::new());
+                self.write_failed.get_or_insert((self.step, e.to_string()));
+                break;
+            }
         }
         Ok(())
     }
