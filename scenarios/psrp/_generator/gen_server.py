@@ -960,9 +960,17 @@ def oop():
     bad_line("bad-psguid", "A <Data> line whose PSGuid is not a GUID ends the pool",
              f"<Data Stream='Default' PSGuid='not-a-guid'>{good}</Data>\n".encode(),
              "A line that is not one well-formed packet element is a transport error", ["psrp.oop.malformed-line"])
-    bad_line("psguid-mismatch", "A <Data> line whose PSGuid is not the carried message's PID is refused",
-             f"<Data Stream='Default' PSGuid='{P2}'>{good}</Data>\n".encode(),
-             "OutOfProc PSGuid text must match the pipeline id", ["psrp.oop.psguid-matches-pid"], spec="ERRATA PSRP-3", errata=["PSRP-3"])
+    # PowerShell routes a <Data> line by its PSGuid: data for a pipeline no <Command> announced is
+    # acknowledged and dropped (protocols/psrp/README.md, Findings); breaking the pool is correct too.
+    # Either way the pool request it carries must not be answered.
+    mismatch = f"<Data Stream='Default' PSGuid='{P2}'>{good}</Data>\n".encode()
+    scenario("psrp.oop.psguid-mismatch", "A <Data> line whose PSGuid is not the carried message's PID is not acted on",
+             "ERRATA PSRP-3", "OutOfProc PSGuid text must match the pipeline id", "must", "server",
+             ["psrp.oop.psguid-matches-pid"], ["outofproc", "negative", "malformed"],
+             [OPEN, {"comment": repr(mismatch)}, {"send-hex": hexs(mismatch)},
+              {"expect-close": {"within": "1500ms", "allow": ["runspacepool-state"], "or-silence": True},
+               "note": "dropping the line (PowerShell) or breaking the pool (RUNSPACEPOOL_STATE, maybe a close) are both correct; answering the GET_AVAILABLE_RUNSPACES it carries is not"}],
+             params={"framing": "outofproc"}, errata=["PSRP-3"])
     bad_line("bad-base64-pre-open", "A bad <Data> line before the pool is open ends the session",
              f"<Data Stream='Default' PSGuid='{NIL}'>@@@@</Data>\n".encode(),
              "A line that is not one well-formed packet element is a transport error", ["psrp.oop.malformed-line"], pre_open=True)
