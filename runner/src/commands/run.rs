@@ -36,6 +36,9 @@ pub async fn execute(
     plan: &ExecPlan,
     mut on_result: impl FnMut(&mut ScenarioResult),
 ) -> Result<(Vec<ScenarioResult>, usize, bool), String> {
+    if plan.jobs <= 1 {
+        return execute_in_order(scenarios, plan, on_result).await;
+    }
     let sem = Arc::new(Semaphore::new(plan.jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let total = scenarios.len();
@@ -89,6 +92,42 @@ pub async fn execute(
         unreachable,
         interrupted,
     ))
+}
+
+/// `-j 1`: one scenario after the other, in scenario order (a fuzz finding's trigger must run before
+/// its probe; spawned tasks would race for the single permit).
+async fn execute_in_order(
+    scenarios: Vec<LoadedScenario>,
+    plan: &ExecPlan,
+    mut on_result: impl FnMut(&mut ScenarioResult),
+) -> Result<(Vec<ScenarioResult>, usize, bool), String> {
+    let mut results = Vec::with_capacity(scenarios.len());
+    let mut unreachable = 0usize;
+    for s in &scenarios {
+        let profile = plan
+            .profiles
+            .get(&s.scenario.protocol)
+            .cloned()
+            .unwrap_or_default();
+        let mut cli_params = params_for(&plan.params, &s.scenario.protocol)?;
+        if let (Some(f), "psrp") = (&plan.framing, s.scenario.protocol.as_str()) {
+            cli_params.insert("framing".into(), f.clone());
+        }
+        tokio::select! {
+            (mut r, was_unreachable) = run_one(s, &plan.target, &profile, cli_params, plan.timing, plan.seed) => {
+                if was_unreachable {
+                    unreachable += 1;
+                }
+                on_result(&mut r);
+                results.push(r);
+            }
+            _ = tokio::signal::ctrl_c() => {
+                eprintln!("\ninterrupted: stopping; children are killed and reaped, reports keep what finished");
+                return Ok((results, unreachable, true));
+            }
+        }
+    }
+    Ok((results, unreachable, false))
 }
 
 pub async fn run(args: &RunArgs) -> i32 {
