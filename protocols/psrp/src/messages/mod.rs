@@ -133,7 +133,8 @@ pub struct Envelope {
     /// `unknown` messages only: the MessageType number.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message_type: Option<u32>,
-    /// `unknown` messages only: Data as hex when it is not CLIXML.
+    /// Data as hex: for `unknown` messages whose Data is not CLIXML, and for known messages that
+    /// arrived with an empty Data where their type has a body (so the form round-trips).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub raw: Option<String>,
 }
@@ -284,6 +285,11 @@ pub fn decode_structured(m: &Message) -> Result<(String, Value), BodyError> {
             })?;
             put_header(&mut fields, m, bom);
             if let Some(Value::Object(b)) = body {
+                if value.is_none() && !(m.data.is_empty() && body_encodes_empty(m.message_type, &b)) {
+                    // An empty Data (or a lone BOM) where the typed fields would re-encode to other
+                    // bytes (a CLIXML value, no BOM): keep what arrived (fuzz finding F1).
+                    fields.insert("raw".into(), Value::String(hex::encode(&m.data)));
+                }
                 fields.extend(b);
             }
             if let Some(v) = &value {
@@ -300,6 +306,12 @@ pub fn decode_structured(m: &Message) -> Result<(String, Value), BodyError> {
             Ok((UNKNOWN.into(), Value::Object(fields)))
         }
     }
+}
+
+/// Whether the typed fields decoded from an empty Data encode back to an empty Data (true for
+/// the types whose body is empty by the spec, e.g. END_OF_PIPELINE_INPUT).
+fn body_encodes_empty(t: MessageType, body: &Map<String, Value>) -> bool {
+    matches!(encode_body(t, Value::Object(body.clone())), Ok(None))
 }
 
 fn limit_of(bytes: &[u8]) -> Option<(&'static str, u64, u64)> {
