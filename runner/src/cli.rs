@@ -117,6 +117,10 @@ pub struct RunArgs {
     /// Multiply every timeout.
     #[arg(long, default_value_t = 1.0)]
     pub timeout_scale: f64,
+    /// Built-in simulator only: let its clock run up to this many times faster than real time,
+    /// every window of a scenario shrinking alike (1 = real time; see ARCHITECTURE.md).
+    #[arg(long, default_value_t = crate::pace::DEFAULT_MAX_SPEED, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sim_speed: u32,
     /// Wait for ever (debugging).
     #[arg(long)]
     pub no_timeout: bool,
@@ -219,6 +223,9 @@ pub struct SimulateArgs {
     pub list_misbehaviours: bool,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Run the peer's clock this many times faster than real time (timers, fault delays).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub clock_speed: u32,
     /// No exchange log on stderr.
     #[arg(short, long)]
     pub quiet: bool,
@@ -293,4 +300,7 @@ pub struct SelftestArgs {
     pub first_catch: bool,
     #[arg(long, default_value_t = 1.0)]
     pub timeout_scale: f64,
+    /// Let the simulator's clock run up to this many times faster than real time (1 = real time).
+    #[arg(long, default_value_t = crate::pace::DEFAULT_MAX_SPEED, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub sim_speed: u32,
 }

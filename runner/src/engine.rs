@@ -61,20 +61,46 @@ pub struct RunRecord {
     pub trace: Vec<TraceEntry>,
 }
 
-/// Timeouts as the command line set them.
+/// Timeouts as the command line set them, and the built-in simulator's clock speed.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
     pub scale: f64,
     pub disabled: bool,
+    /// The peer runs its clock this many times faster than real time (the built-in simulator,
+    /// see pace.rs); every window and sleep of the scenario shrinks by it. 1 for anything else.
+    pub speed: u32,
 }
 
 impl Timing {
+    /// Real time for answer windows (`expect`, `expect-close`) and the connect timeout.
     pub fn apply(&self, d: Duration) -> Duration {
         if self.disabled {
             FOREVER
         } else {
-            d.mul_f64(self.scale.max(0.0))
+            d.mul_f64(self.scale.max(0.0)) / self.speed.max(1)
         }
+    }
+
+    /// Real time for a silence window.
+    pub fn silence(&self, d: Duration) -> Duration {
+        if self.disabled {
+            d
+        } else {
+            d.mul_f64(self.scale.max(0.0)) / self.speed.max(1)
+        }
+    }
+
+    /// A real window as a report shows it: with the simulator's clock speed when it is not 1.
+    pub fn describe(&self, real: Duration) -> String {
+        match self.speed {
+            0 | 1 => format!("{real:?}"),
+            k => format!("{real:?} ({:?} on the simulator's clock, running {k}x)", real * k),
+        }
+    }
+
+    /// Real time for a `sleep` step (not scaled by `--timeout-scale`: it is not a timeout).
+    pub fn sleep(&self, d: Duration) -> Duration {
+        d / self.speed.max(1)
     }
 }
 
@@ -212,7 +238,7 @@ pub async fn run<L: Link + ?Sized>(
     let mut ex = Exchange {
         link,
         session,
-        exec: OpExecutor::default(),
+        exec: OpExecutor::with_clock_speed(timing.speed),
         eof: false,
         start: Instant::now(),
         trace: Vec::new(),
@@ -319,9 +345,9 @@ async fn run_step<L: Link + ?Sized>(
             match ex.next(deadline).await? {
                 Next::TimedOut => {
                     return Err(Stop::broken(format!(
-                        "no {} within {:?}",
+                        "no {} within {}",
                         join_names(&wanted),
-                        within(&step.within)
+                        timing.describe(within(&step.within))
                     )))
                 }
                 Next::Closed(how) => {
@@ -385,8 +411,8 @@ async fn run_step<L: Link + ?Sized>(
                 Ok(Next::TimedOut) if close.or_silence => return Ok(()),
                 Ok(Next::TimedOut) => {
                     return Err(Stop::broken(format!(
-                        "the connection stayed open for {:?}",
-                        within(&close.within)
+                        "the connection stayed open for {}",
+                        timing.describe(within(&close.within))
                     )))
                 }
                 Ok(Next::Message(m)) => {
@@ -405,12 +431,7 @@ async fn run_step<L: Link + ?Sized>(
     }
     if let Some(d) = &step.expect_silence {
         let d = parse_duration(d).map_err(Stop::suite)?;
-        let deadline = Instant::now()
-            + if timing.disabled {
-                d
-            } else {
-                d.mul_f64(timing.scale.max(0.0))
-            };
+        let deadline = Instant::now() + timing.silence(d);
         loop {
             match ex.next(deadline).await? {
                 Next::TimedOut => return Ok(()),
@@ -425,7 +446,7 @@ async fn run_step<L: Link + ?Sized>(
         }
     }
     if let Some(d) = &step.sleep {
-        tokio::time::sleep(parse_duration(d).map_err(Stop::suite)?).await;
+        tokio::time::sleep(timing.sleep(parse_duration(d).map_err(Stop::suite)?)).await;
         return Ok(());
     }
     if let Some(req) = &step.require {

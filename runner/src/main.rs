@@ -10,6 +10,7 @@ mod engine;
 mod expectations;
 mod fuzzing;
 mod matcher;
+mod pace;
 mod protocols;
 mod report;
 mod requirements;
@@ -50,7 +51,9 @@ fn main() {
             cli::Command::Fuzz(a) => commands::fuzz::run(a).await,
         }
     });
-    // Background tasks (simulators, stderr readers) must not keep the process alive.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    // Background tasks (simulators, stderr readers, a blocking read of stdin) must not keep the
+    // process alive: `simulate --stdio` must close its stdout the moment its peer closes, and a
+    // blocked stdin read would hold a timed shutdown for its whole timeout.
+    runtime.shutdown_background();
     std::process::exit(code);
 }

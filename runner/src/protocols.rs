@@ -15,6 +15,23 @@ pub fn all() -> Vec<&'static dyn ProtocolDef> {
     ]
 }
 
+/// The protocol's message schema, built once per process (schemars is costly, and every send
+/// and expect step of every scenario is checked against it).
+pub fn message_schema(proto: &dyn ProtocolDef) -> &'static serde_json::Value {
+    static SCHEMAS: std::sync::OnceLock<Vec<(&'static str, serde_json::Value)>> = std::sync::OnceLock::new();
+    static NULL: serde_json::Value = serde_json::Value::Null;
+    SCHEMAS
+        .get_or_init(|| {
+            all()
+                .into_iter()
+                .map(|p| (p.name(), p.message_schema()))
+                .collect()
+        })
+        .iter()
+        .find(|(n, _)| *n == proto.name())
+        .map_or(&NULL, |(_, s)| s)
+}
+
 pub fn names() -> Vec<&'static str> {
     all().iter().map(|p| p.name()).collect()
 }

@@ -59,6 +59,8 @@ pub struct OpenContext {
     pub params: BTreeMap<String, String>,
     pub seed: u64,
     pub connect_timeout: Duration,
+    /// The built-in simulator's clock speed (1 = real time; see pace.rs).
+    pub clock_speed: u32,
 }
 
 /// Why a transport could not be opened.
@@ -271,6 +273,9 @@ pub async fn open(target: &Target, ctx: &OpenContext) -> Result<Connection, Open
             if let Some(m) = misbehave {
                 cmd.push_str(&format!(" --misbehave {m}"));
             }
+            if ctx.clock_speed > 1 {
+                cmd.push_str(&format!(" --clock-speed {}", ctx.clock_speed));
+            }
             stdio_connection(spawn(&cmd, true)?)
         }
     }
@@ -361,6 +366,7 @@ async fn builtin_tcp(ctx: &OpenContext, misbehave: Option<String>) -> Result<Con
     let cfg = DriveConfig {
         seed: ctx.seed,
         length_field: proto.length_field(),
+        clock_speed: ctx.clock_speed,
         ..DriveConfig::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0")
@@ -421,6 +427,7 @@ mod tests {
             params,
             seed: 0,
             connect_timeout: Duration::from_secs(1),
+            clock_speed: 1,
         };
         assert_eq!(
             expand_command(

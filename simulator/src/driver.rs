@@ -44,6 +44,11 @@ pub struct DriveConfig {
     pub log: Option<LogSink>,
     /// Give up on a silent link after this long (None = wait for ever).
     pub idle_timeout: Option<Duration>,
+    /// How many times faster than real time the peer's clock runs (1 = real time). The peer's
+    /// timers (heartbeats, handshake and message-box timeouts) and fault delays all shrink by
+    /// this factor, so a catalogue run whose windows are scaled by `1 / clock_speed` keeps every
+    /// timing relation while waiting that much less (`peercheck run --sim-speed`).
+    pub clock_speed: u32,
 }
 
 impl std::fmt::Debug for DriveConfig {
@@ -51,6 +56,7 @@ impl std::fmt::Debug for DriveConfig {
         f.debug_struct("DriveConfig")
             .field("faults", &self.faults)
             .field("seed", &self.seed)
+            .field("clock_speed", &self.clock_speed)
             .finish()
     }
 }
@@ -64,6 +70,7 @@ impl Default for DriveConfig {
             annotate: None,
             log: None,
             idle_timeout: Some(Duration::from_secs(60)),
+            clock_speed: 1,
         }
     }
 }
@@ -82,6 +89,8 @@ pub struct DriveOutcome {
 pub struct OpExecutor {
     held: Option<Vec<u8>>,
     pub stalled: bool,
+    /// Fault delays are divided by this (the peer's clock speed; 0 and 1 = real time).
+    pub clock_speed: u32,
 }
 
 /// What happened to the link while executing ops.
@@ -93,6 +102,14 @@ pub enum LinkState {
 }
 
 impl OpExecutor {
+    /// An executor whose scripted delays run on a clock `speed` times faster than real time.
+    pub fn with_clock_speed(speed: u32) -> Self {
+        Self {
+            clock_speed: speed,
+            ..Self::default()
+        }
+    }
+
     pub async fn run<L: Link + ?Sized>(
         &mut self,
         link: &mut L,
@@ -111,7 +128,8 @@ impl OpExecutor {
                         link.flush().await?;
                     }
                 }
-                WireOp::Sleep(d) => tokio::time::sleep(d).await,
+                WireOp::Sleep(d) => tokio::time::sleep(d / self.clock_speed.max(1)).await,
+                WireOp::Gap(d) => tokio::time::sleep(d).await,
                 WireOp::HoldForNext(bytes) => {
                     if let Some(prev) = self.held.replace(bytes) {
                         link.write_all(&prev).await?;
@@ -143,10 +161,10 @@ impl OpExecutor {
 
 /// Drive `peer` over `link` until either side closes, the peer closes, or the idle timeout.
 pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConfig) -> DriveOutcome {
-    let start = Instant::now();
+    let clock = PeerClock::start(cfg.clock_speed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut counts: HashMap<String, usize> = HashMap::new();
-    let mut exec = OpExecutor::default();
+    let mut exec = OpExecutor::with_clock_speed(cfg.clock_speed);
     let mut finished = None;
     let mut buf = vec![0u8; 64 * 1024];
     let log = |line: &str| {
@@ -236,26 +254,52 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                 end: "script finished".into(),
             };
         }
-        let deadline = peer.next_deadline().map(|d| start + d);
+        let deadline = peer.next_deadline().map(|d| clock.instant_at(d));
         let idle = cfg.idle_timeout.map(|d| Instant::now() + d);
         tokio::select! {
             r = link.read(&mut buf) => match r {
                 Ok(0) => {
-                    outputs = peer.peer_closed(start.elapsed());
+                    outputs = peer.peer_closed(clock.now());
                     if outputs.is_empty() {
                         return DriveOutcome { finished, end: "other side closed".into() };
                     }
                     // Flush what the peer says on close, then stop.
                     outputs.push(Output::Close { reason: "other side closed".into() });
                 }
-                Ok(n) => outputs = peer.input(start.elapsed(), buf.get(..n).unwrap_or(&[])),
+                Ok(n) => outputs = peer.input(clock.now(), buf.get(..n).unwrap_or(&[])),
                 Err(e) => return DriveOutcome { finished, end: format!("read failed: {e}") },
             },
-            _ = sleep_until_opt(deadline), if deadline.is_some() => outputs = peer.timer(start.elapsed()),
+            _ = sleep_until_opt(deadline), if deadline.is_some() => outputs = peer.timer(clock.now()),
             _ = sleep_until_opt(idle), if idle.is_some() => {
                 return DriveOutcome { finished, end: "idle timeout".into() };
             }
         }
+    }
+}
+
+/// The peer's view of time: real time since the connection started, times the clock speed.
+#[derive(Debug, Clone, Copy)]
+struct PeerClock {
+    start: Instant,
+    speed: u32,
+}
+
+impl PeerClock {
+    fn start(speed: u32) -> Self {
+        Self {
+            start: Instant::now(),
+            speed: speed.max(1),
+        }
+    }
+
+    /// Peer time now.
+    fn now(&self) -> Duration {
+        self.start.elapsed().saturating_mul(self.speed)
+    }
+
+    /// The real instant at which the peer's clock reads `at`.
+    fn instant_at(&self, at: Duration) -> Instant {
+        self.start + at / self.speed
     }
 }
 

@@ -99,7 +99,10 @@ pub type StepFault = FaultKind;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WireOp {
     Write(Vec<u8>),
+    /// Wait on the peer's clock (a scripted delay: shrinks with the driver's clock speed).
     Sleep(Duration),
+    /// A short real-time pause between the pieces of one message, so they arrive as separate reads.
+    Gap(Duration),
     /// Keep the bytes and write them after the next message (reorder).
     HoldForNext(Vec<u8>),
     Stall,
@@ -265,7 +268,7 @@ impl Chunking {
                 )));
             } else {
                 // A pause between pieces so they arrive as separate reads on loopback.
-                ops.push(WireOp::Sleep(Duration::from_millis(2)));
+                ops.push(WireOp::Gap(Duration::from_millis(1)));
             }
         }
         ops

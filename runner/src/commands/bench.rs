@@ -99,6 +99,7 @@ async fn catalogue(dir: &std::path::Path, jobs: usize) -> Result<(), String> {
             timing: Timing {
                 scale: 1.0,
                 disabled: false,
+                speed: crate::pace::DEFAULT_MAX_SPEED,
             },
             seed: 1,
             jobs,

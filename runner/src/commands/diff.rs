@@ -262,6 +262,7 @@ pub async fn run(args: &DiffArgs) -> i32 {
         timing: Timing {
             scale: args.timeout_scale,
             disabled: false,
+            speed: 1,
         },
         seed,
         jobs: args.jobs.max(1),

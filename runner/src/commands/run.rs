@@ -6,7 +6,7 @@ use crate::engine::{self, Outcome, Timing};
 use crate::expectations::{self, Expectation, Expectations, ExpectationsFile};
 use crate::protocols;
 use crate::report::{self, terminal, ScenarioResult};
-use crate::scenario::{LoadedScenario, PeerRole};
+use crate::scenario::{LoadedScenario, PeerRole, Scenario};
 use crate::select::stable_hash;
 use crate::transport::{self, OpenContext, OpenError, Target};
 use crate::verdict::{judge, Verdict};
@@ -42,7 +42,11 @@ pub async fn execute(
     let sem = Arc::new(Semaphore::new(plan.jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     let total = scenarios.len();
-    for (index, s) in scenarios.into_iter().enumerate() {
+    // Start the scenarios that wait longest first, so that one long wait does not end the run
+    // alone (results are reported in scenario order all the same).
+    let mut order: Vec<(usize, LoadedScenario)> = scenarios.into_iter().enumerate().collect();
+    order.sort_by_cached_key(|(_, s)| std::cmp::Reverse(planned_wait(&s.scenario, plan)));
+    for (index, s) in order {
         let sem = sem.clone();
         let target = plan.target.clone();
         let profile = plan
@@ -92,6 +96,17 @@ pub async fn execute(
         unreachable,
         interrupted,
     ))
+}
+
+/// How long `s` waits on purpose under `plan` (silences and sleeps, at its clock speed).
+fn planned_wait(s: &Scenario, plan: &ExecPlan) -> Duration {
+    let speed = match *plan.target {
+        Target::BuiltinTcp { .. } | Target::BuiltinStdio { .. } => {
+            crate::pace::clock_speed(s, plan.timing.speed, plan.timing.scale)
+        }
+        _ => 1,
+    };
+    crate::pace::planned_wait(s, speed, plan.timing.scale)
 }
 
 /// `-j 1`: one scenario after the other, in scenario order (a fuzz finding's trigger must run before
@@ -200,6 +215,7 @@ pub async fn run(args: &RunArgs) -> i32 {
     let timing = Timing {
         scale: args.timeout_scale,
         disabled: args.no_timeout,
+        speed: args.sim_speed,
     };
     let style = terminal::Style::detect();
     eprintln!(
@@ -407,6 +423,14 @@ async fn run_one(
             return (result, false);
         }
     };
+    // The built-in simulator's clock runs as fast as this scenario's windows allow (pace.rs).
+    let timing = match target {
+        Target::BuiltinTcp { .. } | Target::BuiltinStdio { .. } if !timing.disabled => Timing {
+            speed: crate::pace::clock_speed(sc, timing.speed, timing.scale),
+            ..timing
+        },
+        _ => Timing { speed: 1, ..timing },
+    };
     let ctx = OpenContext {
         protocol: sc.protocol.clone(),
         profile: profile.to_owned(),
@@ -414,9 +438,10 @@ async fn run_one(
         scenario_id: sc.id.clone(),
         params: params.clone(),
         seed: scenario_seed,
-        connect_timeout: timing
+        connect_timeout: Timing { speed: 1, ..timing }
             .apply(Duration::from_secs(10))
             .min(Duration::from_secs(3600)),
+        clock_speed: timing.speed,
     };
     let opts = SessionOptions {
         local_role: Some(sc.peer.as_role().other()),

@@ -49,6 +49,7 @@ pub async fn run(args: &SelftestArgs) -> i32 {
     let timing = Timing {
         scale: args.timeout_scale,
         disabled: false,
+        speed: args.sim_speed,
     };
     let mut problems = Vec::new();
     let mut passes = 0usize;

@@ -136,6 +136,7 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             annotate,
             log,
             idle_timeout: None,
+            clock_speed: args.clock_speed,
         }
     };
     if args.stdio {

@@ -325,6 +325,7 @@ pub async fn probe(
     let timing = Timing {
         scale: 1.0,
         disabled: false,
+        speed: 1,
     };
     let rec = tokio::time::timeout(
         timeout,
@@ -402,6 +403,7 @@ pub async fn run_case(
     let timing = Timing {
         scale: 1.0,
         disabled: false,
+        speed: 1,
     };
     if let Shape::Stdio { .. } = under.shape {
         return Ok(stdio_case(under, proto, profile, &scenario, probe_timeout, max_rss, seed).await);
@@ -492,6 +494,7 @@ async fn stdio_case(
     let timing = Timing {
         scale: 1.0,
         disabled: false,
+        speed: 1,
     };
     let rec = tokio::time::timeout(
         CASE_TIMEOUT,

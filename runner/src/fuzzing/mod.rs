@@ -210,6 +210,7 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
                 let quick = Timing {
                     scale: 0.2,
                     disabled: false,
+                    speed: 1,
                 };
                 let rec =
                     liveness::run_scenario(under, proto, profile, &seedling.scenario, quick, seed).await;

@@ -200,7 +200,7 @@ fn check_message(
         )];
     }
     let mut errs = Vec::new();
-    let schema = proto.message_schema();
+    let schema = protocols::message_schema(proto);
     for (name, fields) in map {
         errs.extend(check_name(s, proto, name, sender, what, step));
         if what == "expect"
@@ -213,7 +213,7 @@ fn check_message(
             ));
         }
         // Field names: a typo would make an expect fail against every correct peer.
-        let (Some(given), Some(known)) = (fields.as_object(), super::fields::field_names(&schema, name))
+        let (Some(given), Some(known)) = (fields.as_object(), super::fields::field_names(schema, name))
         else {
             continue;
         };

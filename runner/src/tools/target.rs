@@ -99,6 +99,7 @@ impl TargetArgs {
             timing: Timing {
                 scale: self.timeout_scale,
                 disabled: false,
+                speed: 1,
             },
             seed,
             jobs: 1,

@@ -285,7 +285,7 @@ pub fn decode_structured(m: &Message) -> Result<(String, Value), BodyError> {
             })?;
             put_header(&mut fields, m, bom);
             if let Some(Value::Object(b)) = body {
-                if value.is_none() && !(m.data.is_empty() && body_encodes_empty(m.message_type, &b)) {
+                if value.is_none() && (!m.data.is_empty() || !body_encodes_empty(m.message_type, &b)) {
                     // An empty Data (or a lone BOM) where the typed fields would re-encode to other
                     // bytes (a CLIXML value, no BOM): keep what arrived (fuzz finding F1).
                     fields.insert("raw".into(), Value::String(hex::encode(&m.data)));
