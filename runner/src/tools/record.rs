@@ -10,10 +10,18 @@
 //! session ids, PSRP object ids / RPID / PID / call ids, Inedo IVs and session ids) that originate
 //! from the side under test become captures (`{ capture: sessionId_1 }`), and later messages that
 //! repeat them refer to the capture (`${sessionId_1}`); values the suite's side chose stay literal.
+//! Counters each sender keeps for itself (PSRP fragment object ids) are only compared with the
+//! same sender's earlier values: the server's ObjectId 1 is not the client's ObjectId 1.
+//!
+//! Keep-alives and acknowledgements (`ProtocolDef::ignorable`) never become `expect` steps. Those
+//! the suite's side sent are different: the peer under test may wait for them (a PowerShell
+//! client waits for `<CommandAck>` before it sends the pipeline). Acknowledgements the suite's own
+//! session sends by itself on replay (PSRP `<DataAck>` with `auto-ack`) are left out, the others
+//! become `send` steps where they were seen.
 
 use crate::scenario::model::{ExpectClose, Level, PeerRole, Scenario, Step};
 use crate::tools::redact;
-use peercheck_wire::session::{ProtocolDef, Role, SessionOptions, WireSession};
+use peercheck_wire::session::{Direction, ProtocolDef, Role, SessionOptions, WireSession};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -22,7 +30,26 @@ use std::time::Duration;
 /// in `expect` steps they become `{ any: true }`, per protocol (more with `--loose`).
 pub fn volatile_fields(protocol: &str) -> &'static [&'static str] {
     match protocol {
-        "psrp" => &["timeGenerated", "processId"],
+        // `bom`: a sender may start message Data with a UTF-8 BOM or not, receivers accept both
+        // (ERRATA PSRP-4); psrpcore writes none, PowerShell and the simulator write one.
+        "psrp" => &["timeGenerated", "processId", "bom"],
+        _ => &[],
+    }
+}
+
+/// Per-run fields that count per sender: their values are compared only with the same sender's.
+pub fn per_sender_fields(protocol: &str) -> &'static [&'static str] {
+    match protocol {
+        "psrp" => &["objectId"],
+        _ => &[],
+    }
+}
+
+/// Acknowledgements that the side the suite replays must send itself (the peer under test waits
+/// for them), unless the suite's session sends them on its own.
+pub fn replayed_acks(protocol: &str) -> &'static [&'static str] {
+    match protocol {
+        "psrp" => &["oop.data-ack", "oop.command-ack", "oop.signal-ack"],
         _ => &[],
     }
 }
@@ -37,9 +64,21 @@ pub fn per_run_fields(protocol: &str) -> &'static [&'static str] {
     }
 }
 
+/// A per-run value seen so far.
+#[derive(Debug)]
+struct Seen {
+    value: Value,
+    /// The capture naming it (`None`: the suite's side chose it).
+    var: Option<String>,
+    /// For per-sender fields: who sent it and the field name (compared only with those).
+    scope: Option<(Role, String)>,
+}
+
 #[derive(Debug)]
 pub struct Recorder {
     proto: &'static dyn ProtocolDef,
+    profile: Option<String>,
+    params: BTreeMap<String, String>,
     under_test: Role,
     /// Plays the server: decodes the client's bytes, mirrors the server's messages.
     at_server: Box<dyn WireSession>,
@@ -48,8 +87,11 @@ pub struct Recorder {
     /// A direction whose decoding failed (its later bytes are recorded raw).
     broken: BTreeMap<Role, String>,
     steps: Vec<Step>,
-    /// Per-run values seen so far: the value and the capture naming it (`None`: the suite chose it).
-    values: Vec<(Value, Option<String>)>,
+    /// Per-run values seen so far.
+    values: Vec<Seen>,
+    /// Acknowledgements the suite's session sent by itself and no message of the real peer
+    /// playing the suite's side has matched yet (name, fields).
+    auto_sent: Vec<(String, Value)>,
     counters: BTreeMap<String, usize>,
     suite_closed: bool,
     under_test_closed: bool,
@@ -79,12 +121,15 @@ impl Recorder {
         };
         Ok(Self {
             proto,
+            profile: profile.map(str::to_owned),
+            params: params.clone(),
             under_test,
             at_server: session(Role::Server)?,
             at_client: session(Role::Client)?,
             broken: BTreeMap::new(),
             steps: Vec::new(),
             values: Vec::new(),
+            auto_sent: Vec::new(),
             counters: BTreeMap::new(),
             suite_closed: false,
             under_test_closed: false,
@@ -149,28 +194,81 @@ impl Recorder {
                 }
             }
         }
-        // Bytes the sessions would write by themselves (acks, TLS) are the real peers' business.
-        while self.at_server.poll_transmit().is_some() {}
-        while self.at_client.poll_transmit().is_some() {}
+        // Bytes the sessions write by themselves (acks, TLS) are the real peers' business on the
+        // wire; the suite's session writes the same on replay, so its acknowledgements are noted.
+        let suite = self.under_test.other();
+        let mut auto = Vec::new();
+        for (role, session) in [
+            (Role::Server, &mut self.at_server),
+            (Role::Client, &mut self.at_client),
+        ] {
+            while let Some(b) = session.poll_transmit() {
+                if role == suite {
+                    auto.extend_from_slice(&b);
+                }
+            }
+        }
+        if !auto.is_empty() {
+            self.note_auto_sent(&auto);
+        }
         for m in decoded {
-            let skipped = self.proto.ignorable().contains(&m.name.as_str());
+            let ignorable = self.proto.ignorable().contains(&m.name.as_str());
+            let replayed = ignorable
+                && from == suite
+                && replayed_acks(self.proto.name()).contains(&m.name.as_str())
+                && !self.take_auto_sent(&m.name, &m.fields);
+            let note = match (ignorable, replayed) {
+                (false, _) => "",
+                (true, true) => " [ack the peer under test waits for: sent on replay]",
+                (true, false) if from == suite => " [ack, sent by the suite's session on replay]",
+                (true, false) => " [keep-alive, not recorded]",
+            };
             log.push(format!(
-                "{stamp} {}  {} ({} bytes){} {}",
+                "{stamp} {}  {} ({} bytes){note} {}",
                 self.label(from),
                 m.name,
                 m.bytes.len(),
-                if skipped {
-                    " [keep-alive, not recorded]"
-                } else {
-                    ""
-                },
                 short(&redact::redact(&m.fields))
             ));
-            if !skipped {
+            if !ignorable || replayed {
                 self.record(from, &m.name, &m.fields, at);
             }
         }
         log
+    }
+
+    /// The suite's session wrote `bytes` by itself: remember the acknowledgements among them.
+    fn note_auto_sent(&mut self, bytes: &[u8]) {
+        let direction = match self.under_test {
+            Role::Server => Direction::ToServer,
+            Role::Client => Direction::ToClient,
+        };
+        // What cannot be decoded on its own (TLS records) is no acknowledgement.
+        if let Ok((msgs, _)) = crate::tools::proto::decode_all(
+            self.proto,
+            direction,
+            self.profile.as_deref(),
+            &self.params,
+            bytes,
+        ) {
+            let acks = replayed_acks(self.proto.name());
+            self.auto_sent.extend(
+                msgs.into_iter()
+                    .filter(|m| acks.contains(&m.name.as_str()))
+                    .map(|m| (m.name, m.fields)),
+            );
+        }
+    }
+
+    /// Was this acknowledgement one the suite's session sends by itself? (Consumes it.)
+    fn take_auto_sent(&mut self, name: &str, fields: &Value) -> bool {
+        match self.auto_sent.iter().position(|(n, f)| n == name && f == fields) {
+            Some(i) => {
+                self.auto_sent.remove(i);
+                true
+            }
+            None => false,
+        }
     }
 
     fn record(&mut self, from: Role, name: &str, fields: &Value, at: Duration) {
@@ -200,9 +298,12 @@ impl Recorder {
     fn templatize(&mut self, v: &Value, from_under_test: bool, key: Option<&str>) -> Value {
         // Key material the side under test makes up (session keys) and volatile fields can only
         // be present on replay, not equal.
+        // (A structured value under a secret-sounding name is no key material: PSRP's CLIXML
+        // dictionaries name their entries `key` and `value`.)
         if let (true, Some(k)) = (from_under_test, key) {
             let loose = volatile_fields(self.proto.name()).contains(&k) || self.loose.iter().any(|l| l == k);
-            if !v.is_null() && (loose || redact::is_secret(k)) {
+            let secret = redact::is_secret(k) && !v.is_object();
+            if !v.is_null() && (loose || secret) {
                 return serde_json::json!({ "any": true });
             }
         }
@@ -222,21 +323,43 @@ impl Recorder {
                 if !per_run || trivial(scalar) {
                     return scalar.clone();
                 }
-                if let Some((_, var)) = self.values.iter().find(|(x, _)| same(x, scalar)) {
-                    return match var {
+                let scope = key
+                    .filter(|k| per_sender_fields(self.proto.name()).contains(k))
+                    .map(|k| {
+                        let sender = if from_under_test {
+                            self.under_test
+                        } else {
+                            self.under_test.other()
+                        };
+                        (sender, k.to_owned())
+                    });
+                if let Some(seen) = self
+                    .values
+                    .iter()
+                    .find(|s| s.scope == scope && same(&s.value, scalar))
+                {
+                    return match &seen.var {
                         Some(var) => Value::String(format!("${{{var}}}")),
                         None => scalar.clone(),
                     };
                 }
                 if !from_under_test {
-                    self.values.push((scalar.clone(), None));
+                    self.values.push(Seen {
+                        value: scalar.clone(),
+                        var: None,
+                        scope,
+                    });
                     return scalar.clone();
                 }
                 let base = key.unwrap_or("value").to_owned();
                 let n = self.counters.entry(base.clone()).or_default();
                 *n += 1;
                 let var = format!("{base}_{n}");
-                self.values.push((scalar.clone(), Some(var.clone())));
+                self.values.push(Seen {
+                    value: scalar.clone(),
+                    var: Some(var.clone()),
+                    scope,
+                });
                 serde_json::json!({ "capture": var })
             }
         }
@@ -393,6 +516,119 @@ mod tests {
             "${sessionId_1}"
         );
         assert!(s.steps[2].expect_close.is_some());
+    }
+
+    fn psrp() -> &'static dyn ProtocolDef {
+        crate::protocols::get("psrp").unwrap()
+    }
+
+    fn psrp_bytes(role: Role, msg: Value) -> Vec<u8> {
+        let mut s = crate::tools::proto::session(psrp(), role, None, &BTreeMap::new()).unwrap();
+        s.encode(&msg).unwrap()
+    }
+
+    const PIPE: &str = "bba57d7f-6394-4559-bd14-534ad20eac7c";
+
+    #[test]
+    fn acks_the_client_under_test_waits_for_are_sent_and_those_the_session_sends_are_not() {
+        let mut r = Recorder::new(psrp(), None, &BTreeMap::new(), Role::Client).unwrap();
+        let t = Duration::ZERO;
+        r.push(
+            Role::Client,
+            &psrp_bytes(Role::Client, json!({ "oop.command": { "psGuid": PIPE } })),
+            t,
+        );
+        r.push(
+            Role::Server,
+            &psrp_bytes(Role::Server, json!({ "oop.command-ack": { "psGuid": PIPE } })),
+            t,
+        );
+        r.push(
+            Role::Client,
+            &psrp_bytes(Role::Client, json!({ "session-capability": {} })),
+            t,
+        );
+        let log = r.push(
+            Role::Server,
+            &psrp_bytes(
+                Role::Server,
+                json!({ "oop.data-ack": { "psGuid": "00000000-0000-0000-0000-000000000000" } }),
+            ),
+            t,
+        );
+        assert!(log[0].contains("sent by the suite's session"), "{log:?}");
+        let s = r.scenario("psrp.recorded.x", "psrp-2.3", BTreeMap::new(), "test");
+        let steps: Vec<String> = s
+            .steps
+            .iter()
+            .map(|st| crate::tools::scenario_yaml::render_step(st).unwrap())
+            .collect();
+        assert_eq!(steps.len(), 3, "{steps:?}");
+        assert_eq!(
+            s.steps[0].expect.as_ref().unwrap()["oop.command"]["psGuid"],
+            json!({ "capture": "psGuid_1" })
+        );
+        assert_eq!(
+            s.steps[1].send.as_ref().unwrap()["oop.command-ack"]["psGuid"],
+            "${psGuid_1}"
+        );
+        assert!(s.steps[2]
+            .expect
+            .as_ref()
+            .unwrap()
+            .get("session-capability")
+            .is_some());
+    }
+
+    #[test]
+    fn a_server_under_test_is_not_held_to_the_clients_object_ids_or_bom() {
+        let mut r = Recorder::new(psrp(), None, &BTreeMap::new(), Role::Server).unwrap();
+        let t = Duration::ZERO;
+        r.push(
+            Role::Client,
+            &psrp_bytes(
+                Role::Client,
+                json!({ "session-capability": { "objectId": 1, "bom": false } }),
+            ),
+            t,
+        );
+        r.push(
+            Role::Server,
+            &psrp_bytes(
+                Role::Server,
+                json!({ "session-capability": { "objectId": 1, "bom": false } }),
+            ),
+            t,
+        );
+        r.push(
+            Role::Client,
+            &psrp_bytes(Role::Client, json!({ "init-runspacepool": { "objectId": 1 } })),
+            t,
+        );
+        let s = r.scenario("psrp.recorded.x", "psrp-2.3", BTreeMap::new(), "test");
+        let sent = &s.steps[0].send.as_ref().unwrap()["session-capability"];
+        assert_eq!(sent["objectId"], 1);
+        assert_eq!(sent["bom"], false);
+        let got = &s.steps[1].expect.as_ref().unwrap()["session-capability"];
+        assert_eq!(got["objectId"], json!({ "capture": "objectId_1" }));
+        assert_eq!(got["bom"], json!({ "any": true }), "ERRATA PSRP-4");
+        // The client's own counter: its value again, not the server's capture.
+        assert_eq!(
+            s.steps[2].send.as_ref().unwrap()["init-runspacepool"]["objectId"],
+            1
+        );
+    }
+
+    #[test]
+    fn dictionary_keys_are_not_key_material() {
+        let mut r = Recorder::new(now(), None, &BTreeMap::new(), Role::Server).unwrap();
+        let v = r.templatize(
+            &json!({ "DCT": [{ "key": { "S": "PSVersionTable" }, "value": { "I32": 1 } }], "sessionKey": "00ff" }),
+            true,
+            None,
+        );
+        assert_eq!(v["DCT"][0]["key"], json!({ "S": "PSVersionTable" }));
+        assert_eq!(v["sessionKey"], json!({ "any": true }));
     }
 
     #[test]
