@@ -316,9 +316,9 @@ fn a_recorded_psrpcore_session_replays_against_psrpcore_and_localizes_simulator_
     // (expectations/psrpcore-server.yaml).
     let (code, correct, out) = replay(&loose, &[]);
     assert_eq!(code, Some(1), "{out}");
-    let correct_step = correct["step"].as_u64().unwrap_or(0) as usize;
+    let correct_step = correct["step"].as_u64().unwrap_or(0);
     assert!(
-        correct_step > opened,
+        correct_step > u64::try_from(opened).unwrap(),
         "the correct simulator gets past the pool opening (step {opened}): {correct}\n{yaml}"
     );
     // A simulator that never sends RUNSPACEPOOL_STATE Opened fails exactly there.
