@@ -18,6 +18,13 @@
 //! client waits for `<CommandAck>` before it sends the pipeline). Acknowledgements the suite's own
 //! session sends by itself on replay (PSRP `<DataAck>` with `auto-ack`) are left out, the others
 //! become `send` steps where they were seen.
+//!
+//! `--tls-intercept` (Inedo SSL): a transparent proxy sees only TLS records after the reply. In
+//! this mode the two sessions *are* the endpoints: the one playing the server terminates the
+//! real client's TLS (the codec's rcgen self-signed certificate), the one playing the client
+//! opens its own TLS to the real server (accepting its certificate, as the suite does), and each
+//! decoded message is re-encoded by the other session and forwarded in place of the original
+//! bytes. A message that cannot be decoded or re-encoded ends the recording.
 
 use crate::scenario::model::{ExpectClose, Level, PeerRole, Scenario, Step};
 use crate::tools::redact;
@@ -103,6 +110,11 @@ pub struct Recorder {
     pub counts: BTreeMap<Role, usize>,
     /// Extra fields to match loosely (`--loose`).
     pub loose: Vec<String>,
+    /// `--tls-intercept`: the sessions are the endpoints (each terminates the real peer's TLS),
+    /// and what each encodes or transmits is forwarded instead of the real peer's bytes.
+    pub intercept: bool,
+    /// Intercepting: bytes waiting to be written, by the role that receives them.
+    out: BTreeMap<Role, Vec<u8>>,
 }
 
 impl Recorder {
@@ -138,6 +150,8 @@ impl Recorder {
             mirror_warned: false,
             counts: BTreeMap::new(),
             loose: Vec::new(),
+            intercept: false,
+            out: BTreeMap::new(),
         })
     }
 
@@ -168,6 +182,7 @@ impl Recorder {
             }
             return log;
         }
+        let label = self.label(from);
         let (decoder, mirror) = match from {
             Role::Client => (&mut self.at_server, &mut self.at_client),
             Role::Server => (&mut self.at_client, &mut self.at_server),
@@ -178,10 +193,25 @@ impl Recorder {
             match decoder.next_received() {
                 Ok(Some(m)) => {
                     let msg = crate::tools::proto::structured(&m.name, &m.fields);
-                    if let Err(e) = mirror.encode(&msg) {
-                        if !self.mirror_warned {
-                            log.push(format!("{stamp} note: cannot mirror {} into the other side's session ({e}); later decoding may drift", m.name));
-                            self.mirror_warned = true;
+                    match mirror.encode(&msg) {
+                        // Intercepting: the mirror's bytes are what the other side gets.
+                        Ok(b) if self.intercept => {
+                            self.out.entry(from.other()).or_default().extend_from_slice(&b)
+                        }
+                        Ok(_) => {}
+                        Err(e) if self.intercept => {
+                            log.push(format!(
+                                "{stamp} {label}  cannot re-encode {} for the other side: {e}",
+                                m.name
+                            ));
+                            self.broken
+                                .insert(from, format!("cannot re-encode {}: {e}", m.name));
+                        }
+                        Err(e) => {
+                            if !self.mirror_warned {
+                                log.push(format!("{stamp} note: cannot mirror {} into the other side's session ({e}); later decoding may drift", m.name));
+                                self.mirror_warned = true;
+                            }
                         }
                     }
                     decoded.push(m);
@@ -205,6 +235,10 @@ impl Recorder {
             while let Some(b) = session.poll_transmit() {
                 if role == suite {
                     auto.extend_from_slice(&b);
+                }
+                if self.intercept {
+                    // The session playing the server talks to the real client and vice versa.
+                    self.out.entry(role.other()).or_default().extend_from_slice(&b);
                 }
             }
         }
@@ -235,6 +269,20 @@ impl Recorder {
             }
         }
         log
+    }
+
+    /// Intercepting: the bytes to write to the real client and to the real server, in that order.
+    pub fn take_output(&mut self) -> (Vec<u8>, Vec<u8>) {
+        (
+            self.out.remove(&Role::Client).unwrap_or_default(),
+            self.out.remove(&Role::Server).unwrap_or_default(),
+        )
+    }
+
+    /// Intercepting and a direction could not be decoded or re-encoded: nothing more can be
+    /// forwarded.
+    pub fn intercept_failed(&self) -> bool {
+        self.intercept && !self.broken.is_empty()
     }
 
     /// The suite's session wrote `bytes` by itself: remember the acknowledgements among them.
