@@ -242,7 +242,7 @@ impl Recorder {
                 }
             }
         }
-        if !auto.is_empty() {
+        if !auto.is_empty() && !replayed_acks(self.proto.name()).is_empty() {
             self.note_auto_sent(&auto);
         }
         for m in decoded {
