@@ -131,6 +131,17 @@ fn peercheck(args: &[&str]) -> Command {
 /// `peercheck record --exec <psrpcore server>` with the psrpcore client connecting to it; the
 /// scenario text and the recorder's log.
 fn record(py: &Path, under_test: &str, extra: &[&str], out: &Path) -> (String, String) {
+    record_with(py, under_test, extra, &[], out)
+}
+
+/// `record` with `client_extra` flags for the psrpcore client.
+fn record_with(
+    py: &Path,
+    under_test: &str,
+    extra: &[&str],
+    client_extra: &[&str],
+    out: &Path,
+) -> (String, String) {
     let server = shim(py, "server.py");
     let o = out.display().to_string();
     let mut args = vec![
@@ -191,6 +202,7 @@ fn record(py: &Path, under_test: &str, extra: &[&str], out: &Path) -> (String, S
         "--timeout".into(),
         "10".into(),
     ]);
+    client.args(client_extra);
     let c = run(client, 40, "the psrpcore client");
     let status = wait_for(&mut rec.0, 30, "peercheck record");
     let log = t_err.join().unwrap();
@@ -400,4 +412,28 @@ fn a_recording_with_the_psrpcore_client_under_test_replays_against_it() {
     );
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(r["step"], pipeline, "{r}");
+}
+
+/// Raw fragments (`--param framing=fragments`; the shim detects the framing from the first byte):
+/// the psrpcore server ends at end-of-input, which `record` gives it when the client closes, so
+/// the recording stops because both sides closed (not on the idle timer) and replays.
+#[test]
+fn a_fragments_framing_recording_ends_with_both_sides_closed_and_replays() {
+    let Some(py) = python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("fragments.yaml");
+    let (yaml, log) = record_with(
+        &py,
+        "server",
+        &["--param", "framing=fragments"],
+        &["--framing", "fragments"],
+        &case,
+    );
+    assert!(log.contains("server closed"), "{log}");
+    assert!(yaml.contains("stopped: both sides closed"), "{yaml}");
+    assert!(yaml.contains(r#""framing": "fragments""#), "{yaml}");
+    assert!(!yaml.contains("oop."), "no OutOfProc packets: {yaml}");
+    let (code, r, out) = replay(&case, &["--exec", &shim(&py, "server.py")]);
+    assert_eq!(code, Some(0), "{out}\n{yaml}");
+    assert_eq!(r["verdict"], "pass", "{r}");
 }

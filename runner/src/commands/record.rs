@@ -208,6 +208,9 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
                     rec.closed(Role::Client);
                     eprintln!("[{:>8.3}s] client closed", start.elapsed().as_secs_f64());
                     let _ = server_w.shutdown().await;
+                    // A child's stdin pipe closes only when dropped (its shutdown is a no-op):
+                    // a stdio server sees end-of-input now, as a TCP server sees the FIN.
+                    server_w = Box::pin(tokio::io::sink());
                 }
             },
             r = server_r.read(&mut sbuf), if server_open => match r {
@@ -225,6 +228,7 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
                     rec.closed(Role::Server);
                     eprintln!("[{:>8.3}s] server closed", start.elapsed().as_secs_f64());
                     let _ = client_w.shutdown().await;
+                    client_w = Box::pin(tokio::io::sink());
                 }
             },
             _ = tokio::time::sleep(wait) => {
