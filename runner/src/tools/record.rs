@@ -667,6 +667,82 @@ mod tests {
         );
     }
 
+    /// Move bytes between the real client, the recorder and the real server until all is quiet
+    /// (`from_client`, `from_server`: what each real peer has just written).
+    fn pump(
+        client: &mut dyn WireSession,
+        r: &mut Recorder,
+        server: &mut dyn WireSession,
+        mut from_client: Vec<u8>,
+        mut from_server: Vec<u8>,
+    ) {
+        for _ in 0..50 {
+            while let Some(b) = client.poll_transmit() {
+                from_client.extend(b);
+            }
+            while let Some(b) = server.poll_transmit() {
+                from_server.extend(b);
+            }
+            if from_client.is_empty() && from_server.is_empty() {
+                return;
+            }
+            for (role, bytes) in [
+                (Role::Client, std::mem::take(&mut from_client)),
+                (Role::Server, std::mem::take(&mut from_server)),
+            ] {
+                if !bytes.is_empty() {
+                    r.push(role, &bytes, Duration::ZERO);
+                }
+                let (to_client, to_server) = r.take_output();
+                client.push_received(&to_client);
+                server.push_received(&to_server);
+            }
+        }
+        panic!("the exchange never settled");
+    }
+
+    fn names(s: &mut dyn WireSession) -> Vec<String> {
+        let mut out = Vec::new();
+        while let Some(m) = s.next_received().unwrap() {
+            out.push(m.name);
+        }
+        out
+    }
+
+    #[test]
+    fn intercepting_terminates_tls_on_both_sides_and_records_the_frames_inside() {
+        let inedo = crate::protocols::get("inedo").unwrap();
+        let params = BTreeMap::from([("encryption".to_owned(), "ssl".to_owned())]);
+        let mut client = crate::tools::proto::session(inedo, Role::Client, None, &params).unwrap();
+        let mut server = crate::tools::proto::session(inedo, Role::Server, None, &params).unwrap();
+        let mut r = Recorder::new(inedo, None, &params, Role::Server).unwrap();
+        r.intercept = true;
+        let hs = json!({ "handshake": { "protocolId": "6cebd24e-4af7-4a13-b9af-81d3dfc644be", "protocolVersion": 1000, "sessionId": 5 } });
+        let b = client.encode(&hs).unwrap();
+        pump(client.as_mut(), &mut r, server.as_mut(), b, Vec::new());
+        assert_eq!(names(server.as_mut()), ["handshake"]);
+        let reply = json!({ "handshake-reply": { "encryptionMode": "ssl", "sessionId": 5, "serverVersion": [1, 0, 0, 0] } });
+        let b = server.encode(&reply).unwrap();
+        // The reply in clear, then a TLS handshake on each side of the recorder.
+        pump(client.as_mut(), &mut r, server.as_mut(), Vec::new(), b);
+        assert_eq!(names(client.as_mut()), ["handshake-reply"]);
+        let b = client.encode(&json!({ "meta.get-agent-root-path": {} })).unwrap();
+        pump(client.as_mut(), &mut r, server.as_mut(), b, Vec::new());
+        assert_eq!(names(server.as_mut()), ["meta.get-agent-root-path"]);
+        let b = server
+            .encode(&json!({ "meta.get-agent-root-path-reply": { "path": "C:\\x" } }))
+            .unwrap();
+        pump(client.as_mut(), &mut r, server.as_mut(), Vec::new(), b);
+        assert_eq!(names(client.as_mut()), ["meta.get-agent-root-path-reply"]);
+        assert!(r.decode_errors().is_empty(), "{:?}", r.decode_errors());
+        let s = r.scenario("inedo.recorded.x", "inedo-v1", params.clone(), "test");
+        assert_eq!(
+            s.steps[3].expect.as_ref().unwrap()["meta.get-agent-root-path-reply"]["path"],
+            "C:\\x"
+        );
+        assert_eq!(s.steps.len(), 4);
+    }
+
     #[test]
     fn dictionary_keys_are_not_key_material() {
         let mut r = Recorder::new(now(), None, &BTreeMap::new(), Role::Server).unwrap();
