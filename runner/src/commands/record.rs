@@ -56,6 +56,11 @@ pub struct RecordArgs {
     /// Give up when no client connects within this many seconds.
     #[arg(long, default_value_t = 60)]
     pub accept_timeout: u64,
+    /// Inedo SSL: terminate the client's TLS (a self-signed certificate it must accept, as
+    /// Inedo clients do) and open a separate TLS connection to the server, so the frames inside
+    /// are decoded and recorded. Messages are re-encoded, not forwarded byte for byte.
+    #[arg(long)]
+    pub tls_intercept: bool,
 }
 
 type Reader = Pin<Box<dyn AsyncRead + Send>>;
@@ -109,8 +114,14 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
     if !id.starts_with(&format!("{name}.")) {
         return Err(usage(format!("--id `{id}` must start with `{name}.`")));
     }
+    if args.tls_intercept && name != "inedo" {
+        return Err(usage(format!(
+            "--tls-intercept is for Inedo SSL; {name} has no TLS layer to intercept"
+        )));
+    }
     let mut rec = Recorder::new(proto, Some(&profile), &params, under_test).map_err(usage)?;
     rec.loose = args.loose.clone();
+    rec.intercept = args.tls_intercept;
 
     let listener = tokio::net::TcpListener::bind(args.listen.trim_start_matches("tcp://"))
         .await
@@ -185,7 +196,9 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
             r = client_r.read(&mut cbuf), if client_open => match r {
                 Ok(n) if n > 0 => {
                     let chunk = cbuf.get(..n).unwrap_or(&[]);
-                    if server_w.write_all(chunk).await.and(server_w.flush().await).is_err() {
+                    if !args.tls_intercept
+                        && server_w.write_all(chunk).await.and(server_w.flush().await).is_err()
+                    {
                         server_open = false;
                     }
                     for l in rec.push(Role::Client, chunk, start.elapsed()) { eprintln!("{l}"); }
@@ -195,12 +208,17 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
                     rec.closed(Role::Client);
                     eprintln!("[{:>8.3}s] client closed", start.elapsed().as_secs_f64());
                     let _ = server_w.shutdown().await;
+                    // A child's stdin pipe closes only when dropped (its shutdown is a no-op):
+                    // a stdio server sees end-of-input now, as a TCP server sees the FIN.
+                    server_w = Box::pin(tokio::io::sink());
                 }
             },
             r = server_r.read(&mut sbuf), if server_open => match r {
                 Ok(n) if n > 0 => {
                     let chunk = sbuf.get(..n).unwrap_or(&[]);
-                    if client_w.write_all(chunk).await.and(client_w.flush().await).is_err() {
+                    if !args.tls_intercept
+                        && client_w.write_all(chunk).await.and(client_w.flush().await).is_err()
+                    {
                         client_open = false;
                     }
                     for l in rec.push(Role::Server, chunk, start.elapsed()) { eprintln!("{l}"); }
@@ -210,6 +228,7 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
                     rec.closed(Role::Server);
                     eprintln!("[{:>8.3}s] server closed", start.elapsed().as_secs_f64());
                     let _ = client_w.shutdown().await;
+                    client_w = Box::pin(tokio::io::sink());
                 }
             },
             _ = tokio::time::sleep(wait) => {
@@ -218,6 +237,34 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
             }
             _ = tokio::signal::ctrl_c() => {
                 stop_reason = "interrupted".into();
+                break;
+            }
+        }
+        if args.tls_intercept {
+            // What the sessions encoded or transmitted replaces the real peers' bytes.
+            let (to_client, to_server) = rec.take_output();
+            if client_open
+                && !to_client.is_empty()
+                && client_w
+                    .write_all(&to_client)
+                    .await
+                    .and(client_w.flush().await)
+                    .is_err()
+            {
+                client_open = false;
+            }
+            if server_open
+                && !to_server.is_empty()
+                && server_w
+                    .write_all(&to_server)
+                    .await
+                    .and(server_w.flush().await)
+                    .is_err()
+            {
+                server_open = false;
+            }
+            if rec.intercept_failed() {
+                stop_reason = "a message could not be decoded or re-encoded (--tls-intercept)".into();
                 break;
             }
         }
@@ -253,6 +300,12 @@ async fn record(args: &RecordArgs) -> Result<i32, (i32, String)> {
         ),
         "Replay: peercheck replay <this file> [--target tcp://HOST:PORT | --exec CMD | --listen ADDR --exec CMD]".into(),
     ];
+    if args.tls_intercept {
+        header.push(
+            "Recorded with --tls-intercept: TLS terminated on both sides, frames decoded and re-encoded"
+                .into(),
+        );
+    }
     if !args.keep_secrets && !secret.is_empty() {
         header.push(format!(
             "Secret params left out: pass --param {}=… to replay",
