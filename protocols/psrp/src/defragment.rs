@@ -154,6 +154,19 @@ pub struct Defragmenter {
     max_blob: Limit,
     keep_wire: bool,
     trace: bool,
+    /// Data and wire sizes of the last complete object: the capacity a new object starts with
+    /// (at most [`SIZE_HINT_CAP`]), so a stream of like-sized objects does not regrow its buffers.
+    last_sizes: (usize, usize),
+}
+
+/// The most a new object reserves from the size of the one before it.
+const SIZE_HINT_CAP: usize = 8 << 20;
+
+/// Give back the spare capacity of a buffer sized from a hint when the object came out smaller.
+fn trim(v: &mut Vec<u8>) {
+    if v.capacity() > v.len().saturating_mul(2) {
+        v.shrink_to_fit();
+    }
 }
 
 impl Default for Defragmenter {
@@ -174,6 +187,7 @@ impl Defragmenter {
             max_blob: MAX_BLOB_LENGTH,
             keep_wire: false,
             trace: false,
+            last_sizes: (0, 0),
         }
     }
 
@@ -279,9 +293,14 @@ impl Defragmenter {
                 });
             }
             if h.is_start() {
+                // Sized from the last object that actually arrived, never from a header.
+                let (data, wire) = self.last_sizes;
+                let wire = if self.keep_wire { wire } else { 0 };
                 self.current = Some(Reassembled {
                     object_id: h.object_id,
                     offset: at,
+                    data: Vec::with_capacity(data.min(SIZE_HINT_CAP).max(blob_len)),
+                    wire: Vec::with_capacity(wire.min(SIZE_HINT_CAP)),
                     ..Default::default()
                 });
             }
@@ -302,7 +321,13 @@ impl Defragmenter {
             self.pos += FRAGMENT_HEADER_LEN + blob_len;
             self.next_fragment_id = h.fragment_id.saturating_add(1);
             if h.is_end() {
-                return Ok(self.current.take());
+                let mut done = self.current.take();
+                if let Some(o) = &mut done {
+                    self.last_sizes = (o.data.len(), o.wire.len());
+                    trim(&mut o.data);
+                    trim(&mut o.wire);
+                }
+                return Ok(done);
             }
         }
     }

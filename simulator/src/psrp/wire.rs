@@ -4,9 +4,9 @@
 use crate::peer::Output;
 use peercheck_psrp::fragment::{Fragmenter, FLAG_END};
 use peercheck_psrp::header::{Destination, Message, MessageType};
-use peercheck_psrp::messages::{encode_structured, EncodeDefaults};
+use peercheck_psrp::messages::{encode_structured_owned, EncodeDefaults};
 use peercheck_psrp::outofproc::{Control, Packet, STREAM_DEFAULT, STREAM_PROMPT_RESPONSE};
-use peercheck_psrp::session::{Framing, PsrpSession};
+use peercheck_psrp::session::{frame_message, Framing, PsrpSession};
 use peercheck_wire::{DecodeError, Decoded, Guid, Role, SessionOptions, WireSession};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -91,7 +91,7 @@ impl Transport {
             m.insert("rpid".into(), Value::String(rpid.to_string()));
             m.insert("pid".into(), Value::String(pid.to_string()));
         }
-        let enc = encode_structured(name, &fields, &self.defaults).map_err(|e| e.to_string())?;
+        let enc = encode_structured_owned(name, fields, &self.defaults).map_err(|e| e.to_string())?;
         let mut m = enc.message;
         if self.bugs.types_2013 && m.message_type == MessageType::RUNSPACEPOOL_INIT_DATA {
             m.message_type = MessageType::RUNSPACEPOOL_INIT_DATA_2013;
@@ -121,9 +121,10 @@ impl Transport {
         self.next_object_id = self.next_object_id.saturating_add(1);
         let b = &self.bugs;
         let plain_fragments = !(b.fragment_id_from_1 || b.no_end_flag || b.header_le || b.blob_length_lies);
-        if plain_fragments && self.framing == Framing::Fragments {
-            // The common case: the codec's fragments unchanged, written in one buffer.
-            return self.fragmenter.fragment_bytes(id, &m.encode());
+        if plain_fragments {
+            // The common case: the codec's framing unchanged, written in one buffer straight from
+            // the message.
+            return frame_message(&self.fragmenter, self.framing, id, m);
         }
         let mut frags = self.fragmenter.fragment(id, &m.encode());
         for f in &mut frags {
