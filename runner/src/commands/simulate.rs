@@ -185,7 +185,7 @@ pub async fn run(args: &SimulateArgs) -> i32 {
         return finished_code(&out);
     }
     let addr = args.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
+    let listener = match listen(&addr).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");
@@ -250,6 +250,28 @@ fn check_real_commands(args: &SimulateArgs, protocol: &str, role: Role) -> Resul
         return Err(format!("`{addr}` is not a loopback address (127.0.0.0/8 or ::1)"));
     }
     Ok(())
+}
+
+/// Pending connections the listener queues (the kernel caps it at net.core.somaxconn). The default
+/// of `TcpListener::bind` is 128: a load test opening a few hundred connections at once overflowed
+/// it, and every overflowed connection waited for a SYN retransmission (1 s).
+const LISTEN_BACKLOG: u32 = 4096;
+
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other(format!("`{addr}` resolves to no address"))))
 }
 
 fn finished_code(out: &driver::DriveOutcome) -> i32 {
