@@ -157,6 +157,9 @@ pub struct Defragmenter {
     /// Data and wire sizes of the last complete object: the capacity a new object starts with
     /// (at most [`SIZE_HINT_CAP`]), so a stream of like-sized objects does not regrow its buffers.
     last_sizes: (usize, usize),
+    /// A spent object's Data buffer given back with [`Defragmenter::recycle`]: the next object is
+    /// reassembled into it (its pages are already mapped, so no page faults for a fresh buffer).
+    spare: Vec<u8>,
 }
 
 /// The most a new object reserves from the size of the one before it.
@@ -188,10 +191,20 @@ impl Defragmenter {
             keep_wire: false,
             trace: false,
             last_sizes: (0, 0),
+            spare: Vec::new(),
         }
     }
 
     /// Keep each object's wire bytes and field spans (for reports); off for bulk throughput.
+    /// Give back the `data` of an object the caller is done with, to reassemble the next one into.
+    /// Only a buffer up to [`SIZE_HINT_CAP`] is kept.
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if data.capacity() <= SIZE_HINT_CAP && data.capacity() > self.spare.capacity() {
+            data.clear();
+            self.spare = data;
+        }
+    }
+
     pub fn keeping_wire(mut self, keep: bool) -> Self {
         self.keep_wire = keep;
         self.trace = keep;
@@ -299,7 +312,12 @@ impl Defragmenter {
                 self.current = Some(Reassembled {
                     object_id: h.object_id,
                     offset: at,
-                    data: Vec::with_capacity(data.min(SIZE_HINT_CAP).max(blob_len)),
+                    data: {
+                        let mut v = std::mem::take(&mut self.spare);
+                        v.clear();
+                        v.reserve(data.min(SIZE_HINT_CAP).max(blob_len));
+                        v
+                    },
                     wire: Vec::with_capacity(wire.min(SIZE_HINT_CAP)),
                     ..Default::default()
                 });

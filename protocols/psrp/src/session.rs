@@ -326,8 +326,9 @@ impl PsrpSession {
         while let Some(o) = self.defrag.next_object().map_err(|e| e.to_decode_error())? {
             let mut o = o;
             let wire = std::mem::take(&mut o.wire);
-            let d = self.decode_object(&o, wire, o.offset, true)?;
-            self.ready.push_back(d);
+            let d = self.decode_object(&o, wire, o.offset, true);
+            self.defrag.recycle(o.data);
+            self.ready.push_back(d?);
         }
         Ok(())
     }
@@ -373,13 +374,11 @@ impl PsrpSession {
                         );
                     }
                     let fresh = new_defragmenter(&self.s, false);
-                    let st = self
-                        .oop_streams
-                        .entry((ps_guid, stream))
-                        .or_insert_with(|| OopStream {
-                            defrag: fresh,
-                            ..OopStream::default()
-                        });
+                    let key = (ps_guid, stream);
+                    let st = self.oop_streams.entry(key.clone()).or_insert_with(|| OopStream {
+                        defrag: fresh,
+                        ..OopStream::default()
+                    });
                     st.first_offset.get_or_insert(offset);
                     if st.wire.is_empty() {
                         // Sized from the last object of this stream that arrived, never from a header.
@@ -421,9 +420,11 @@ impl PsrpSession {
                     }
                     for (o, first, wire, line_spans) in done {
                         let wire = if wire.is_empty() { raw.to_vec() } else { wire };
-                        let d = self
-                            .decode_object(&o, wire, first, false)
-                            .map_err(|e| DecodeError { offset, ..e })?;
+                        let d = self.decode_object(&o, wire, first, false);
+                        if let Some(st) = self.oop_streams.get_mut(&key) {
+                            st.defrag.recycle(o.data);
+                        }
+                        let d = d.map_err(|e| DecodeError { offset, ..e })?;
                         // ERRATA PSRP-3: the PSGuid of the Data lines is the PID of the message.
                         let pid = d.fields.get("pid").and_then(|v| v.as_str()).unwrap_or_default();
                         if pid != ps_guid.to_string() {

@@ -216,21 +216,8 @@ pub fn encode_structured_owned(
                 .or_insert_with(|| Value::String(d.protocol_version.clone()));
         }
     }
-    // Data is the BOM (ERRATA PSRP-4) and the CLIXML text, written into one buffer; the BOM goes
-    // only before a non-empty text.
     let bom = env.bom.unwrap_or(d.bom);
-    let with_text = |write: &dyn Fn(&mut String)| {
-        let mut text = String::new();
-        if bom {
-            text.push('\u{feff}');
-        }
-        let start = text.len();
-        write(&mut text);
-        if text.len() == start {
-            text.clear();
-        }
-        text.into_bytes()
-    };
+    let with_text = |write: &dyn Fn(&mut String)| bom_and_text(bom, Vec::new(), write);
     let data = if let Some(raw) = env.clixml {
         match (bom, raw.is_empty()) {
             (false, _) | (true, true) => raw.into_bytes(),
@@ -267,6 +254,30 @@ pub fn encode_structured_owned(
         },
         object_id: env.object_id,
     })
+}
+
+/// Data as the BOM (ERRATA PSRP-4) and the text `write` appends, in one buffer (`buf`, cleared
+/// first, so a spent Data can be reused); the BOM goes only before a non-empty text.
+fn bom_and_text(bom: bool, mut buf: Vec<u8>, write: &dyn Fn(&mut String)) -> Vec<u8> {
+    buf.clear();
+    // An empty buffer is valid UTF-8: no copy, no failure.
+    let mut text = String::from_utf8(buf).unwrap_or_default();
+    if bom {
+        text.push('\u{feff}');
+    }
+    let start = text.len();
+    write(&mut text);
+    if text.len() == start {
+        text.clear();
+    }
+    text.into_bytes()
+}
+
+/// The Data of a message whose body is one value (PIPELINE_OUTPUT, PIPELINE_INPUT): the same bytes
+/// as [`encode_structured`] writes for `{ "value": value }` with `bom`, encoded from a reference
+/// into `buf` (cleared first; pass back a spent Data to reuse its memory).
+pub fn encode_value_data(value: &ClixmlValue, bom: bool, buf: Vec<u8>) -> Vec<u8> {
+    bom_and_text(bom, buf, &|t| clixml::write_into(t, value))
 }
 
 /// Why a message body was rejected: the field (`data` or a member) and the reason.

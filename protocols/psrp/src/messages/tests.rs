@@ -237,3 +237,24 @@ fn owned_encoding_and_the_bom_rule() {
             .to_string()
     );
 }
+
+/// The value-body Data written from a reference (into a reused buffer) is the structured path's.
+#[test]
+fn value_data_from_a_reference_is_the_structured_data() {
+    let mut buf = b"left over".to_vec();
+    for value in [
+        json!({ "S": "a<b_x\u{1}" }),
+        json!("Nil"),
+        json!({ "Obj": { "typeNames": ["T"], "ms": [{ "name": "a", "value": { "I32": 1 } }] } }),
+    ] {
+        let v: ClixmlValue = serde_json::from_value(value.clone()).unwrap();
+        for bom in [true, false] {
+            for name in ["pipeline-output", "pipeline-input"] {
+                let enc =
+                    encode_structured(name, &json!({ "value": value, "bom": bom }), &defaults()).unwrap();
+                buf = encode_value_data(&v, bom, buf);
+                assert_eq!(buf, enc.message.data, "{name} {value} bom {bom}");
+            }
+        }
+    }
+}
