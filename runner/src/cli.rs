@@ -229,6 +229,10 @@ pub struct SimulateArgs {
     /// No exchange log on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+    /// NOW server only, loopback listener only: run exec requests as real local commands instead
+    /// of scripted outcomes (RUN/PROCESS/SHELL/BATCH; PWSH/WINPS when `pwsh` exists).
+    #[arg(long)]
+    pub run_real_commands: bool,
 }
 
 #[derive(Debug, Args)]

@@ -3,6 +3,8 @@
 //!
 //! This is the only place in the simulator that does I/O or reads the clock.
 
+mod process;
+
 use crate::faults::{self, FaultRule, WireOp};
 use crate::peer::{Output, Peer};
 use peercheck_wire::span::FieldSpan;
@@ -49,6 +51,9 @@ pub struct DriveConfig {
     /// this factor, so a catalogue run whose windows are scaled by `1 / clock_speed` keeps every
     /// timing relation while waiting that much less (`peercheck run --sim-speed`).
     pub clock_speed: u32,
+    /// Honour the peer's requests to run real local processes ([`Output::Process`]); off, every
+    /// such request fails. Only `peercheck simulate --run-real-commands` on loopback sets it.
+    pub run_real_commands: bool,
 }
 
 impl std::fmt::Debug for DriveConfig {
@@ -57,6 +62,7 @@ impl std::fmt::Debug for DriveConfig {
             .field("faults", &self.faults)
             .field("seed", &self.seed)
             .field("clock_speed", &self.clock_speed)
+            .field("run_real_commands", &self.run_real_commands)
             .finish()
     }
 }
@@ -71,6 +77,7 @@ impl Default for DriveConfig {
             log: None,
             idle_timeout: Some(Duration::from_secs(60)),
             clock_speed: 1,
+            run_real_commands: false,
         }
     }
 }
@@ -159,24 +166,45 @@ impl OpExecutor {
     }
 }
 
+/// The read buffer starts small (a NOW heartbeat or request is a few bytes; 10 000 idle sessions
+/// must not hold 64 KiB each) and doubles up to this when a read fills it (bulk streams).
+const READ_BUF_MIN: usize = 2 * 1024;
+const READ_BUF_MAX: usize = 64 * 1024;
+
 /// Drive `peer` over `link` until either side closes, the peer closes, or the idle timeout.
 pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConfig) -> DriveOutcome {
     let clock = PeerClock::start(cfg.clock_speed);
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(cfg.seed);
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut exec = OpExecutor::with_clock_speed(cfg.clock_speed);
+    let mut procs = process::Processes::new(cfg.run_real_commands);
     let mut finished = None;
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; READ_BUF_MIN];
+    // Without faults every Send is written as is: consecutive ones go out in one write.
+    let plain = cfg.faults.is_empty();
+    let mut pending: Vec<u8> = Vec::new();
+    let logging = cfg.log.is_some();
     let log = |line: &str| {
         if let Some(sink) = &cfg.log {
             sink(line);
         }
     };
+    // One timer each for the peer's deadline and the idle timeout, re-armed rather than re-created.
+    let far = || Instant::now() + Duration::from_secs(86_400 * 365);
+    let deadline_timer = tokio::time::sleep_until(far());
+    let idle_timer = tokio::time::sleep_until(far());
+    tokio::pin!(deadline_timer, idle_timer);
 
     let mut outputs = peer.start(Duration::ZERO);
     loop {
         for out in std::mem::take(&mut outputs) {
             match out {
+                Output::Send { label, bytes } if plain => {
+                    if logging {
+                        log(&format!("-> {label} ({} bytes)", bytes.len()));
+                    }
+                    pending.extend_from_slice(&bytes);
+                }
                 Output::Send { label, bytes } => {
                     let n = counts.entry(label.clone()).or_insert(0);
                     *n += 1;
@@ -186,11 +214,13 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                         .filter(|r| r.applies(&label, *n))
                         .map(|r| r.fault.clone())
                         .collect();
-                    log(&format!(
-                        "-> {label} ({} bytes){}",
-                        bytes.len(),
-                        fault_note(&kinds)
-                    ));
+                    if logging {
+                        log(&format!(
+                            "-> {label} ({} bytes){}",
+                            bytes.len(),
+                            fault_note(&kinds)
+                        ));
+                    }
                     let spans = match (&cfg.annotate, kinds.is_empty()) {
                         (Some(a), false) => a(&bytes),
                         _ => Vec::new(),
@@ -229,6 +259,7 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                 }
                 Output::Close { reason } => {
                     log(&format!("closing: {reason}"));
+                    let _ = write_pending(&mut link, &mut pending).await;
                     let _ = exec.flush_held(&mut link).await;
                     let _ = link.shutdown().await;
                     return DriveOutcome {
@@ -244,7 +275,19 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                     ));
                     finished = Some((ok, summary));
                 }
+                Output::Process(req) => {
+                    if logging {
+                        log(&format!("process: {req:?}"));
+                    }
+                    procs.handle(req);
+                }
             }
+        }
+        if let Err(e) = write_pending(&mut link, &mut pending).await {
+            return DriveOutcome {
+                finished,
+                end: format!("write failed: {e}"),
+            };
         }
         if finished.is_some() {
             let _ = exec.flush_held(&mut link).await;
@@ -255,7 +298,14 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
             };
         }
         let deadline = peer.next_deadline().map(|d| clock.instant_at(d));
-        let idle = cfg.idle_timeout.map(|d| Instant::now() + d);
+        if let Some(at) = deadline {
+            if deadline_timer.deadline() != at {
+                deadline_timer.as_mut().reset(at);
+            }
+        }
+        if let Some(d) = cfg.idle_timeout {
+            idle_timer.as_mut().reset(Instant::now() + d);
+        }
         tokio::select! {
             r = link.read(&mut buf) => match r {
                 Ok(0) => {
@@ -266,15 +316,41 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                     // Flush what the peer says on close, then stop.
                     outputs.push(Output::Close { reason: "other side closed".into() });
                 }
-                Ok(n) => outputs = peer.input(clock.now(), buf.get(..n).unwrap_or(&[])),
+                Ok(n) => {
+                    outputs = peer.input(clock.now(), buf.get(..n).unwrap_or(&[]));
+                    if n == buf.len() && buf.len() < READ_BUF_MAX {
+                        buf.resize(buf.len() * 2, 0);
+                    }
+                }
                 Err(e) => return DriveOutcome { finished, end: format!("read failed: {e}") },
             },
-            _ = sleep_until_opt(deadline), if deadline.is_some() => outputs = peer.timer(clock.now()),
-            _ = sleep_until_opt(idle), if idle.is_some() => {
+            _ = &mut deadline_timer, if deadline.is_some() => outputs = peer.timer(clock.now()),
+            Some(ev) = procs.rx.recv() => {
+                procs.observe(&ev);
+                outputs = peer.process_event(clock.now(), ev);
+            }
+            _ = &mut idle_timer, if cfg.idle_timeout.is_some() => {
                 return DriveOutcome { finished, end: "idle timeout".into() };
             }
         }
     }
+}
+
+/// Write what the peer sent without faults, in one write.
+async fn write_pending<L: Link + ?Sized>(link: &mut L, pending: &mut Vec<u8>) -> std::io::Result<()> {
+    if pending.is_empty() {
+        return Ok(());
+    }
+    let r = async {
+        link.write_all(pending).await?;
+        link.flush().await
+    }
+    .await;
+    pending.clear();
+    if pending.capacity() > READ_BUF_MAX {
+        *pending = Vec::new();
+    }
+    r
 }
 
 /// The peer's view of time: real time since the connection started, times the clock speed.
@@ -300,13 +376,6 @@ impl PeerClock {
     /// The real instant at which the peer's clock reads `at`.
     fn instant_at(&self, at: Duration) -> Instant {
         self.start + at / self.speed
-    }
-}
-
-async fn sleep_until_opt(at: Option<Instant>) {
-    match at {
-        Some(t) => tokio::time::sleep_until(t).await,
-        None => std::future::pending().await,
     }
 }
 

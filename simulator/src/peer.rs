@@ -20,7 +20,70 @@ pub enum Output {
     Log(String),
     /// A client-role peer finished its script; `ok` says whether every answer checked out.
     Finished { ok: bool, summary: String },
+    /// Start, feed or kill a real local process (only honoured by a driver configured with
+    /// `run_real_commands`; otherwise the driver answers [`ProcessEvent::Failed`]).
+    Process(ProcessRequest),
 }
+
+/// A real process the peer wants run. `id` is the peer's own token for it, never reused on a
+/// connection; every [`ProcessEvent`] carries it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessRequest {
+    /// Spawn `program` with `args` in its own process group. With `io`, stdin is a pipe fed by
+    /// [`ProcessRequest::Stdin`] and stdout/stderr are streamed back as events; without it all
+    /// three are /dev/null.
+    Start {
+        id: u64,
+        program: String,
+        args: Vec<String>,
+        directory: Option<String>,
+        io: bool,
+    },
+    /// Write to the process's stdin; `last` closes it afterwards.
+    Stdin { id: u64, bytes: Vec<u8>, last: bool },
+    /// Kill the process's whole group (CANCEL, ABORT).
+    Kill { id: u64 },
+}
+
+/// What happened to a process started with [`ProcessRequest::Start`]. For one process the driver
+/// delivers `Started` (or `Failed`), then output in order, both `Eof`s (with `io`), then `Exited`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProcessEvent {
+    Started {
+        id: u64,
+        pid: u32,
+    },
+    /// The process could not be started (`not_found`: no such program).
+    Failed {
+        id: u64,
+        not_found: bool,
+        error: String,
+    },
+    Stdout {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    Stderr {
+        id: u64,
+        bytes: Vec<u8>,
+    },
+    /// End of stdout (`stderr` false) or stderr.
+    Eof {
+        id: u64,
+        stderr: bool,
+    },
+    /// The exit code (128 + signal number when a signal ended it).
+    Exited {
+        id: u64,
+        code: u32,
+    },
+}
+
+/// The peer parameter that makes a server peer (NOW) ask its driver to run exec requests as real
+/// processes. It takes effect only if the driver is also configured to run them
+/// (`DriveConfig::run_real_commands`: `peercheck simulate --run-real-commands`, loopback only);
+/// otherwise every such request fails with a protocol error status.
+pub const REAL_COMMANDS_PARAM: &str = "run-real-commands";
 
 /// How to build a peer.
 #[derive(Debug, Clone, Default)]
@@ -57,6 +120,11 @@ pub trait Peer: Send + std::fmt::Debug {
     /// The other side closed its end.
     fn peer_closed(&mut self, now: Duration) -> Vec<Output> {
         let _ = now;
+        Vec::new()
+    }
+    /// A real process the peer asked for did something (see [`Output::Process`]).
+    fn process_event(&mut self, now: Duration, event: ProcessEvent) -> Vec<Output> {
+        let _ = (now, event);
         Vec::new()
     }
 }

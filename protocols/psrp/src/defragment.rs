@@ -154,6 +154,22 @@ pub struct Defragmenter {
     max_blob: Limit,
     keep_wire: bool,
     trace: bool,
+    /// Data and wire sizes of the last complete object: the capacity a new object starts with
+    /// (at most [`SIZE_HINT_CAP`]), so a stream of like-sized objects does not regrow its buffers.
+    last_sizes: (usize, usize),
+    /// A spent object's Data buffer given back with [`Defragmenter::recycle`]: the next object is
+    /// reassembled into it (its pages are already mapped, so no page faults for a fresh buffer).
+    spare: Vec<u8>,
+}
+
+/// The most a new object reserves from the size of the one before it.
+const SIZE_HINT_CAP: usize = 8 << 20;
+
+/// Give back the spare capacity of a buffer sized from a hint when the object came out smaller.
+fn trim(v: &mut Vec<u8>) {
+    if v.capacity() > v.len().saturating_mul(2) {
+        v.shrink_to_fit();
+    }
 }
 
 impl Default for Defragmenter {
@@ -174,10 +190,21 @@ impl Defragmenter {
             max_blob: MAX_BLOB_LENGTH,
             keep_wire: false,
             trace: false,
+            last_sizes: (0, 0),
+            spare: Vec::new(),
         }
     }
 
     /// Keep each object's wire bytes and field spans (for reports); off for bulk throughput.
+    /// Give back the `data` of an object the caller is done with, to reassemble the next one into.
+    /// Only a buffer up to [`SIZE_HINT_CAP`] is kept.
+    pub fn recycle(&mut self, mut data: Vec<u8>) {
+        if data.capacity() <= SIZE_HINT_CAP && data.capacity() > self.spare.capacity() {
+            data.clear();
+            self.spare = data;
+        }
+    }
+
     pub fn keeping_wire(mut self, keep: bool) -> Self {
         self.keep_wire = keep;
         self.trace = keep;
@@ -279,9 +306,19 @@ impl Defragmenter {
                 });
             }
             if h.is_start() {
+                // Sized from the last object that actually arrived, never from a header.
+                let (data, wire) = self.last_sizes;
+                let wire = if self.keep_wire { wire } else { 0 };
                 self.current = Some(Reassembled {
                     object_id: h.object_id,
                     offset: at,
+                    data: {
+                        let mut v = std::mem::take(&mut self.spare);
+                        v.clear();
+                        v.reserve(data.min(SIZE_HINT_CAP).max(blob_len));
+                        v
+                    },
+                    wire: Vec::with_capacity(wire.min(SIZE_HINT_CAP)),
                     ..Default::default()
                 });
             }
@@ -302,7 +339,13 @@ impl Defragmenter {
             self.pos += FRAGMENT_HEADER_LEN + blob_len;
             self.next_fragment_id = h.fragment_id.saturating_add(1);
             if h.is_end() {
-                return Ok(self.current.take());
+                let mut done = self.current.take();
+                if let Some(o) = &mut done {
+                    self.last_sizes = (o.data.len(), o.wire.len());
+                    trim(&mut o.data);
+                    trim(&mut o.wire);
+                }
+                return Ok(done);
             }
         }
     }

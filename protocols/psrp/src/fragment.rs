@@ -163,13 +163,59 @@ impl Fragmenter {
     /// The fragments of one object, back to back: the same bytes as [`Fragmenter::fragment`] with
     /// each fragment encoded, written straight from the object (one copy of each blob).
     pub fn fragment_bytes(&self, object_id: u64, object: &[u8]) -> Vec<u8> {
+        self.fragment_parts(object_id, &[object])
+    }
+
+    /// [`Fragmenter::fragment_bytes`] of the object `parts` concatenated, without building it
+    /// (a message is its 40-byte header and its Data: `fragment_parts(id, &[&header, &data])`).
+    pub fn fragment_parts(&self, object_id: u64, parts: &[&[u8]]) -> Vec<u8> {
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(len + FRAGMENT_HEADER_LEN * self.fragment_count(len));
+        self.for_each_fragment(object_id, parts, |header, blob| {
+            header.encode_into(&mut out);
+            for piece in blob {
+                out.extend_from_slice(piece);
+            }
+        });
+        out
+    }
+
+    /// How many fragments an object of `len` bytes takes (an empty object is one empty fragment).
+    pub fn fragment_count(&self, len: usize) -> usize {
+        len.div_ceil(self.max_blob()).max(1)
+    }
+
+    /// Calls `f` with the header and the blob (as at most `parts.len()` pieces) of each fragment of
+    /// the object `parts` concatenated, in order; the same fragments as [`Fragmenter::fragment`].
+    pub fn for_each_fragment(
+        &self,
+        object_id: u64,
+        parts: &[&[u8]],
+        mut f: impl FnMut(FragmentHeader, &[&[u8]]),
+    ) {
         let max = self.max_blob();
-        // An empty object is one empty fragment.
-        let count = object.len().div_ceil(max).max(1);
-        let mut out = Vec::with_capacity(object.len() + FRAGMENT_HEADER_LEN * count);
-        let mut chunks = object.chunks(max);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        let count = self.fragment_count(len);
+        let mut rest = parts.iter().copied().filter(|p| !p.is_empty());
+        let mut current: &[u8] = rest.next().unwrap_or(&[]);
+        let mut pieces: Vec<&[u8]> = Vec::with_capacity(parts.len());
         for i in 0..count {
-            let blob = chunks.next().unwrap_or(&[]);
+            pieces.clear();
+            let mut want = max;
+            let mut blob_len = 0usize;
+            while want > 0 {
+                if current.is_empty() {
+                    match rest.next() {
+                        Some(p) => current = p,
+                        None => break,
+                    }
+                }
+                let (piece, tail) = current.split_at(want.min(current.len()));
+                pieces.push(piece);
+                current = tail;
+                want -= piece.len();
+                blob_len += piece.len();
+            }
             let mut flags = 0;
             if i == 0 {
                 flags |= FLAG_START;
@@ -177,16 +223,14 @@ impl Fragmenter {
             if i + 1 == count {
                 flags |= FLAG_END;
             }
-            FragmentHeader {
+            let header = FragmentHeader {
                 object_id,
                 fragment_id: i as u64,
                 flags,
-                blob_length: u32::try_from(blob.len()).unwrap_or(u32::MAX),
-            }
-            .encode_into(&mut out);
-            out.extend_from_slice(blob);
+                blob_length: u32::try_from(blob_len).unwrap_or(u32::MAX),
+            };
+            f(header, &pieces);
         }
-        out
     }
 }
 
@@ -211,6 +255,13 @@ mod tests {
         let object: Vec<u8> = (0..len).map(|i| i as u8).collect();
         let expected: Vec<u8> = f.fragment(7, &object).iter().flat_map(Fragment::encode).collect();
         assert_eq!(f.fragment_bytes(7, &object), expected);
+        // The same object in pieces, split at every point (empty pieces included).
+        for cut in 0..=len {
+            let (a, b) = object.split_at(cut);
+            assert_eq!(f.fragment_parts(7, &[a, b]), expected, "cut {cut}");
+            assert_eq!(f.fragment_parts(7, &[&[], a, &[], b, &[]]), expected, "cut {cut}");
+        }
+        assert_eq!(f.fragment_count(len), f.fragment(7, &object).len());
     }
 
     #[test]

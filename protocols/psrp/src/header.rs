@@ -152,14 +152,24 @@ pub struct Message {
     pub data: Vec<u8>,
 }
 
-impl Message {
-    /// §2.2.1 layout. Spans: `destination`, `messageType`, `rpid`, `pid`, `data`.
-    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+/// A decoded message whose Data is borrowed from the bytes it was decoded from (no copy of Data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MessageView<'a> {
+    pub destination: Destination,
+    pub message_type: MessageType,
+    pub rpid: Guid,
+    pub pid: Guid,
+    pub data: &'a [u8],
+}
+
+impl<'a> MessageView<'a> {
+    /// §2.2.1 layout, as [`Message::decode`] (same spans, same errors), Data borrowed.
+    pub fn decode(r: &mut Reader<'a>) -> Result<Self, DecodeError> {
         let destination = Destination(r.u32_le("destination")?);
         let message_type = MessageType(r.u32_le("messageType")?);
         let rpid = guid(r, "rpid")?;
         let pid = guid(r, "pid")?;
-        let data = r.rest("data").to_vec();
+        let data = r.rest("data");
         Ok(Self {
             destination,
             message_type,
@@ -167,6 +177,60 @@ impl Message {
             pid,
             data,
         })
+    }
+
+    /// Data without the optional UTF-8 BOM (ERRATA PSRP-4), and whether one was there.
+    pub fn data_without_bom(&self) -> (&'a [u8], bool) {
+        match self.data.strip_prefix(&BOM) {
+            Some(rest) => (rest, true),
+            None => (self.data, false),
+        }
+    }
+
+    pub fn to_owned(&self) -> Message {
+        Message {
+            destination: self.destination,
+            message_type: self.message_type,
+            rpid: self.rpid,
+            pid: self.pid,
+            data: self.data.to_vec(),
+        }
+    }
+}
+
+impl Message {
+    /// §2.2.1 layout. Spans: `destination`, `messageType`, `rpid`, `pid`, `data`.
+    pub fn decode(r: &mut Reader<'_>) -> Result<Self, DecodeError> {
+        MessageView::decode(r).map(|v| v.to_owned())
+    }
+
+    pub fn view(&self) -> MessageView<'_> {
+        MessageView {
+            destination: self.destination,
+            message_type: self.message_type,
+            rpid: self.rpid,
+            pid: self.pid,
+            data: &self.data,
+        }
+    }
+
+    /// The 40 header bytes (§2.2.1) that precede Data in [`Message::encode`].
+    pub fn header_bytes(&self) -> [u8; MESSAGE_HEADER_LEN] {
+        let mut out = [0u8; MESSAGE_HEADER_LEN];
+        let parts: [&[u8]; 4] = [
+            &self.destination.0.to_le_bytes(),
+            &self.message_type.0.to_le_bytes(),
+            &self.rpid.0,
+            &self.pid.0,
+        ];
+        let mut at = 0;
+        for p in parts {
+            if let Some(dst) = out.get_mut(at..at + p.len()) {
+                dst.copy_from_slice(p);
+            }
+            at += p.len();
+        }
+        out
     }
 
     pub fn encode(&self) -> Vec<u8> {
@@ -238,6 +302,10 @@ mod tests {
         assert_eq!(&bytes[..8], &[2, 0, 0, 0, 2, 0, 1, 0]);
         let back = Message::decode(&mut Reader::new(&bytes)).unwrap();
         assert_eq!(back, m);
+        assert_eq!(&m.header_bytes()[..], &bytes[..MESSAGE_HEADER_LEN]);
+        let view = MessageView::decode(&mut Reader::new(&bytes)).unwrap();
+        assert_eq!(view, m.view());
+        assert_eq!(view.to_owned(), m);
         assert_eq!(back.data_without_bom(), (&b"<S>x</S>"[..], true));
         for n in 0..MESSAGE_HEADER_LEN {
             assert!(

@@ -13,7 +13,7 @@
 
 use crate::defragment::{Defragmenter, Reassembled};
 use crate::fragment::Fragmenter;
-use crate::header::{Destination, Message, MessageType};
+use crate::header::{Destination, Message, MessageType, MessageView};
 use crate::messages::{self, EncodeDefaults};
 use crate::outofproc::{self, Control, LineSplitter, Packet};
 use peercheck_wire::session::split_structured;
@@ -143,8 +143,41 @@ pub struct PsrpSession {
     failed: Option<DecodeError>,
 }
 
-fn new_defragmenter(s: &Settings) -> Defragmenter {
-    let d = Defragmenter::new().keeping_wire(true);
+/// The bytes of message `m` as object `object_id` in `framing`: its fragments back to back, or one
+/// OutOfProc `<Data>` line per fragment (stream `PromptResponse` for host responses). The message
+/// header and Data are fragmented where they lie, and each fragment is base64-encoded straight into
+/// its line.
+pub fn frame_message(fragmenter: &Fragmenter, framing: Framing, object_id: u64, m: &Message) -> Vec<u8> {
+    let header = m.header_bytes();
+    let parts: [&[u8]; 2] = [&header, &m.data];
+    match framing {
+        Framing::Fragments => fragmenter.fragment_parts(object_id, &parts),
+        Framing::OutOfProc => {
+            let stream = if matches!(
+                m.message_type,
+                MessageType::RUNSPACEPOOL_HOST_RESPONSE | MessageType::PIPELINE_HOST_RESPONSE
+            ) {
+                outofproc::STREAM_PROMPT_RESPONSE
+            } else {
+                outofproc::STREAM_DEFAULT
+            };
+            let len = header.len() + m.data.len();
+            let mut out = String::with_capacity(
+                (len + crate::fragment::FRAGMENT_HEADER_LEN * fragmenter.fragment_count(len)) / 3 * 4
+                    + 128 * fragmenter.fragment_count(len),
+            );
+            fragmenter.for_each_fragment(object_id, &parts, |h, blob| {
+                outofproc::write_data_line(&mut out, stream, m.pid, &h, blob);
+            });
+            out.into_bytes()
+        }
+    }
+}
+
+/// `keep_wire`: keep each object's fragments and their spans (raw fragment framing); with OutOfProc
+/// the lines are the wire and the fragment spans inside base64 are not reported.
+fn new_defragmenter(s: &Settings, keep_wire: bool) -> Defragmenter {
+    let d = Defragmenter::new().keeping_wire(keep_wire);
     if s.spec_blob_limit {
         d.with_max_blob(crate::limits::SPEC_MAX_BLOB_LENGTH)
     } else {
@@ -159,14 +192,19 @@ struct OopStream {
     first_offset: Option<usize>,
     /// Spans of the lines of the object in flight.
     spans: Vec<FieldSpan>,
+    /// Wire size of the last object of this stream (the capacity the next one starts with).
+    last_wire: usize,
 }
+
+/// The most an OutOfProc object's line buffer reserves from the size of the one before it.
+const OOP_WIRE_HINT_CAP: usize = 8 << 20;
 
 impl PsrpSession {
     pub fn new(options: &SessionOptions) -> Result<Self, String> {
         let s = Settings::from_options(options)?;
         Ok(Self {
             next_object_id: s.first_object_id,
-            defrag: new_defragmenter(&s),
+            defrag: new_defragmenter(&s, true),
             s,
             lines: LineSplitter::default(),
             oop_streams: BTreeMap::new(),
@@ -184,32 +222,7 @@ impl PsrpSession {
     pub fn encode_message(&mut self, m: &Message, object_id: Option<u64>) -> Vec<u8> {
         let id = object_id.unwrap_or(self.next_object_id);
         self.next_object_id = self.next_object_id.max(id.saturating_add(1));
-        let bytes = m.encode();
-        match self.s.framing {
-            Framing::Fragments => self.s.fragmenter.fragment_bytes(id, &bytes),
-            Framing::OutOfProc => {
-                let stream = if matches!(
-                    m.message_type,
-                    MessageType::RUNSPACEPOOL_HOST_RESPONSE | MessageType::PIPELINE_HOST_RESPONSE
-                ) {
-                    outofproc::STREAM_PROMPT_RESPONSE
-                } else {
-                    outofproc::STREAM_DEFAULT
-                };
-                let mut out = Vec::new();
-                for f in self.s.fragmenter.fragment(id, &bytes) {
-                    out.extend(
-                        Packet::Data {
-                            stream: stream.into(),
-                            ps_guid: m.pid,
-                            payload: f.encode(),
-                        }
-                        .encode(),
-                    );
-                }
-                out
-            }
-        }
+        frame_message(&self.s.fragmenter, self.s.framing, id, m)
     }
 
     fn fail(&mut self, e: DecodeError) -> DecodeError {
@@ -230,7 +243,7 @@ impl PsrpSession {
             DecodeError { offset: at, ..e }
         };
         let mut r = Reader::new(&o.data).traced();
-        let m = Message::decode(&mut r).map_err(map)?;
+        let m = MessageView::decode(&mut r).map_err(map)?;
         let mut spans = if keep_fragment_spans {
             o.spans.clone()
         } else {
@@ -290,7 +303,7 @@ impl PsrpSession {
                 ),
             ));
         }
-        let (name, mut fields) = messages::decode_structured(&m).map_err(|e| match e.limit {
+        let (name, mut fields) = messages::decode_structured_view(&m).map_err(|e| match e.limit {
             Some((limit, value, max)) => {
                 DecodeError::new(data_at, e.field, DecodeErrorKind::OverLimit { value, max, limit })
             }
@@ -313,15 +326,23 @@ impl PsrpSession {
         while let Some(o) = self.defrag.next_object().map_err(|e| e.to_decode_error())? {
             let mut o = o;
             let wire = std::mem::take(&mut o.wire);
-            let d = self.decode_object(&o, wire, o.offset, true)?;
-            self.ready.push_back(d);
+            let d = self.decode_object(&o, wire, o.offset, true);
+            self.defrag.recycle(o.data);
+            self.ready.push_back(d?);
         }
         Ok(())
     }
 
     fn pump_lines(&mut self) -> Result<(), DecodeError> {
-        while let Some((offset, line, raw)) = self.lines.next_line()? {
-            match Packet::decode(&line, offset)? {
+        while let Some((offset, raw, len)) = self.lines.next_raw_line()? {
+            let line = raw.get(..len).unwrap_or_default();
+            // The usual Data line is decoded and its spans placed without the XML reader and
+            // without searching; anything else takes the full parser.
+            let (packet, plain) = match outofproc::decode_plain_data(line) {
+                Some((p, layout)) => (p, Some(layout)),
+                None => (Packet::decode(line, offset)?, None),
+            };
+            match packet {
                 Packet::Control { kind, ps_guid } => {
                     let mut spans = vec![FieldSpan {
                         start: offset,
@@ -329,7 +350,7 @@ impl PsrpSession {
                         name: "oop".into(),
                         value: kind.element().into(),
                     }];
-                    spans.extend(outofproc::line_spans(offset, &line));
+                    spans.extend(outofproc::line_spans(offset, line));
                     self.ready.push_back(Decoded {
                         name: kind.name().into(),
                         fields: serde_json::json!({ "psGuid": ps_guid.to_string() }),
@@ -352,29 +373,39 @@ impl PsrpSession {
                             .encode(),
                         );
                     }
-                    let fresh = new_defragmenter(&self.s);
-                    let st = self
-                        .oop_streams
-                        .entry((ps_guid, stream))
-                        .or_insert_with(|| OopStream {
-                            defrag: fresh,
-                            wire: Vec::new(),
-                            first_offset: None,
-                            spans: Vec::new(),
-                        });
+                    let fresh = new_defragmenter(&self.s, false);
+                    let key = (ps_guid, stream);
+                    let st = self.oop_streams.entry(key.clone()).or_insert_with(|| OopStream {
+                        defrag: fresh,
+                        ..OopStream::default()
+                    });
                     st.first_offset.get_or_insert(offset);
+                    if st.wire.is_empty() {
+                        // Sized from the last object of this stream that arrived, never from a header.
+                        st.wire.reserve(st.last_wire.min(OOP_WIRE_HINT_CAP));
+                    }
                     st.wire.extend_from_slice(&raw);
-                    st.spans.extend(outofproc::line_spans(offset, &line));
+                    match plain {
+                        Some(layout) => st.spans.extend(layout.spans(offset, line)),
+                        None => st.spans.extend(outofproc::line_spans(offset, line)),
+                    }
                     st.defrag.push(&payload);
                     let mut done = Vec::new();
                     loop {
                         match st.defrag.next_object() {
-                            Ok(Some(o)) => done.push((
-                                o,
-                                st.first_offset.take().unwrap_or(offset),
-                                std::mem::take(&mut st.wire),
-                                std::mem::take(&mut st.spans),
-                            )),
+                            Ok(Some(o)) => {
+                                st.last_wire = st.wire.len();
+                                let mut wire = std::mem::take(&mut st.wire);
+                                if wire.capacity() > wire.len().saturating_mul(2) {
+                                    wire.shrink_to_fit();
+                                }
+                                done.push((
+                                    o,
+                                    st.first_offset.take().unwrap_or(offset),
+                                    wire,
+                                    std::mem::take(&mut st.spans),
+                                ))
+                            }
                             Ok(None) => break,
                             // Offsets inside base64 do not map to the line: report the line.
                             Err(e) => {
@@ -388,10 +419,12 @@ impl PsrpSession {
                         }
                     }
                     for (o, first, wire, line_spans) in done {
-                        let wire = if wire.is_empty() { raw.clone() } else { wire };
-                        let d = self
-                            .decode_object(&o, wire, first, false)
-                            .map_err(|e| DecodeError { offset, ..e })?;
+                        let wire = if wire.is_empty() { raw.to_vec() } else { wire };
+                        let d = self.decode_object(&o, wire, first, false);
+                        if let Some(st) = self.oop_streams.get_mut(&key) {
+                            st.defrag.recycle(o.data);
+                        }
+                        let d = d.map_err(|e| DecodeError { offset, ..e })?;
                         // ERRATA PSRP-3: the PSGuid of the Data lines is the PID of the message.
                         let pid = d.fields.get("pid").and_then(|v| v.as_str()).unwrap_or_default();
                         if pid != ps_guid.to_string() {

@@ -55,6 +55,20 @@ fn all_recorded_payloads_decode_and_round_trip() {
         while let Some(d) = s.next_received().unwrap_or_else(|e| panic!("{file} {dir}: {e}")) {
             decoded += 1;
             *names.entry(d.name.clone()).or_default() += 1;
+            // The decoded `data` is the serde form of the value, key order included (the decoder
+            // builds it by moving strings, not through serde).
+            if let Some(data) = d.fields.get("data") {
+                let v: peercheck_psrp::ClixmlValue = serde_json::from_value(data.clone()).unwrap();
+                assert_eq!(
+                    serde_json::to_string(data).unwrap(),
+                    serde_json::to_string(&serde_json::to_value(&v).unwrap()).unwrap(),
+                    "{file}: {}",
+                    d.name
+                );
+                if matches!(d.name.as_str(), "pipeline-output" | "pipeline-input") {
+                    assert_eq!(d.fields["value"], *data);
+                }
+            }
             // Re-encode from the decoded structured form, decode again, compare the CLIXML value.
             let mut sender = session(receiver.other());
             let msg = serde_json::json!({ d.name.clone(): d.fields.clone() });

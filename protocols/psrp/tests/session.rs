@@ -308,3 +308,55 @@ fn a_session_without_a_role_decodes_both_directions() {
         .to_string()
         .contains("destination"));
 }
+
+/// `frame_message` writes the bytes of the straightforward path: the whole message encoded, cut
+/// into fragments, and with OutOfProc each fragment base64-encoded in its own Data line.
+#[test]
+fn frame_message_is_encode_then_fragment_then_lines() {
+    use peercheck_psrp::fragment::Fragmenter;
+    use peercheck_psrp::header::{Destination, Message, MessageType};
+    use peercheck_psrp::outofproc::{Packet, STREAM_DEFAULT, STREAM_PROMPT_RESPONSE};
+    use peercheck_psrp::session::{frame_message, Framing};
+    use peercheck_wire::Guid;
+    for size in [22usize, 40, 61, 62, 100, 32768] {
+        let fr = Fragmenter::new(size).unwrap();
+        for len in [0usize, 1, 2, 3, 20, 21, 22, 100, 70_000] {
+            for t in [MessageType::PIPELINE_OUTPUT, MessageType::PIPELINE_HOST_RESPONSE] {
+                let m = Message {
+                    destination: Destination::CLIENT,
+                    message_type: t,
+                    rpid: Guid::from_u128(0xAB),
+                    pid: Guid::from_u128(0xCD),
+                    data: (0..len).map(|i| (i % 251) as u8).collect(),
+                };
+                let whole = m.encode();
+                assert_eq!(
+                    frame_message(&fr, Framing::Fragments, 9, &m),
+                    fr.fragment_bytes(9, &whole)
+                );
+                let stream = if t == MessageType::PIPELINE_HOST_RESPONSE {
+                    STREAM_PROMPT_RESPONSE
+                } else {
+                    STREAM_DEFAULT
+                };
+                let lines: Vec<u8> = fr
+                    .fragment(9, &whole)
+                    .iter()
+                    .flat_map(|f| {
+                        Packet::Data {
+                            stream: stream.into(),
+                            ps_guid: m.pid,
+                            payload: f.encode(),
+                        }
+                        .encode()
+                    })
+                    .collect();
+                assert_eq!(
+                    frame_message(&fr, Framing::OutOfProc, 9, &m),
+                    lines,
+                    "size {size} len {len}"
+                );
+            }
+        }
+    }
+}

@@ -17,11 +17,12 @@ use crate::scenario;
 use crate::transport::Target;
 use peercheck_simulator::driver::{self, DriveConfig};
 use peercheck_simulator::peer::PeerConfig;
-use peercheck_wire::session::{Role, SessionOptions};
+use peercheck_wire::session::Role;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+mod now_load;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum BenchCommand {
@@ -43,6 +44,23 @@ pub enum BenchCommand {
         /// How long to hold the sessions open while measuring (seconds).
         #[arg(long, default_value_t = 10)]
         hold: u64,
+        /// exec.run probes per session, at random instants spread over the hold.
+        #[arg(long, default_value_t = 2)]
+        probes: usize,
+        /// simulator, or echo: a trivial echo server with the same heartbeats (the generator's floor).
+        #[arg(long, value_enum, default_value = "simulator")]
+        against: now_load::Against,
+        /// Connections opened at once while setting the sessions up.
+        #[arg(long, default_value_t = 256)]
+        connect_concurrency: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Run this `peercheck` binary as the simulator (default: this one), to compare two builds.
+        #[arg(long)]
+        server_exe: Option<std::path::PathBuf>,
+        /// Internal: be the echo server of `--against echo`.
+        #[arg(long, hide = true)]
+        serve_echo: bool,
     },
     /// PSRP PIPELINE_OUTPUT streaming between the simulators over loopback.
     PsrpStream {
@@ -62,10 +80,33 @@ pub async fn run(cmd: &BenchCommand) -> i32 {
     let r = match cmd {
         BenchCommand::Catalogue { scenarios, jobs } => catalogue(scenarios, *jobs).await,
         BenchCommand::NowLoad {
+            serve_echo: true,
+            heartbeat,
+            ..
+        } => now_load::serve_echo(*heartbeat).await,
+        BenchCommand::NowLoad {
             sessions,
             heartbeat,
             hold,
-        } => now_load(*sessions, *heartbeat, *hold).await,
+            probes,
+            against,
+            connect_concurrency,
+            seed,
+            server_exe,
+            serve_echo: false,
+        } => {
+            now_load::run(&now_load::Options {
+                sessions: *sessions,
+                heartbeat: *heartbeat,
+                hold: *hold,
+                probes: *probes,
+                against: *against,
+                connect_concurrency: *connect_concurrency,
+                seed: *seed,
+                server_exe: server_exe.clone(),
+            })
+            .await
+        }
         BenchCommand::PsrpStream {
             mib,
             object_kib,
@@ -150,154 +191,6 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
-}
-
-async fn now_load(sessions: usize, heartbeat: u32, hold: u64) -> Result<(), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let mut child = tokio::process::Command::new(exe)
-        .args([
-            "simulate",
-            "--protocol",
-            "now",
-            "--role",
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--quiet",
-        ])
-        .stdout(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let pid = child.id().unwrap_or(0);
-    let mut out = child.stdout.take().ok_or("no stdout")?;
-    let mut banner = Vec::new();
-    let mut b = [0u8; 1];
-    while out.read(&mut b).await.map_err(|e| e.to_string())? == 1 && b[0] != b'\n' {
-        banner.push(b[0]);
-    }
-    let addr = String::from_utf8_lossy(&banner)
-        .trim()
-        .trim_start_matches("listening on ")
-        .to_owned();
-    let now = protocols::get("now")?;
-    let opts = SessionOptions {
-        local_role: Some(Role::Client),
-        profile: None,
-        params: BTreeMap::new(),
-    };
-    let mut enc = now.new_session(&opts)?;
-    let capset = enc
-        .encode(&serde_json::json!({ "channel.capset": { "msgFlags": 1, "versionMajor": 1, "versionMinor": 6, "execCapset": 0x1001, "heartbeatInterval": heartbeat } }))
-        .map_err(|e| e.to_string())?;
-    let run = enc
-        .encode(&serde_json::json!({ "exec.run": { "sessionId": 1, "command": "calc" } }))
-        .map_err(|e| e.to_string())?;
-
-    // Open every session and negotiate: the capset round trip is the first latency sample.
-    let start = Instant::now();
-    let mut set = tokio::task::JoinSet::new();
-    let sem = Arc::new(tokio::sync::Semaphore::new(256));
-    for _ in 0..sessions {
-        let (addr, capset, run, sem) = (addr.clone(), capset.clone(), run.clone(), sem.clone());
-        let hold = Duration::from_secs(hold);
-        set.spawn(async move { session(addr, capset, run, sem, hold).await });
-    }
-    let mut lat = Vec::with_capacity(sessions * 2);
-    let mut heartbeats = 0u64;
-    let mut failed = 0usize;
-    let mut peak_rss = 0;
-    let mut tick = tokio::time::interval(Duration::from_millis(250));
-    loop {
-        tokio::select! {
-            r = set.join_next() => match r {
-                None => break,
-                Some(Ok(Ok((l, hb)))) => { lat.extend(l); heartbeats += hb; }
-                Some(_) => failed += 1,
-            },
-            _ = tick.tick() => { peak_rss = peak_rss.max(rss_kib(pid).unwrap_or(0)); }
-        }
-    }
-    let _ = child.kill().await;
-    lat.sort();
-    println!(
-        "now-load: {sessions} sessions ({failed} failed) for {hold} s with {heartbeat} s heartbeats in {:.1} s; {heartbeats} heartbeats received",
-        start.elapsed().as_secs_f64()
-    );
-    println!(
-        "now-load: request->reply latency over {} samples: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; simulator peak RSS {:.1} MiB",
-        lat.len(),
-        pct(&lat, 0.5).as_secs_f64() * 1e3,
-        pct(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
-        peak_rss as f64 / 1024.0
-    );
-    if failed > 0 {
-        return Err(format!("{failed} session(s) failed"));
-    }
-    Ok(())
-}
-
-/// One load session: negotiate, hold while counting heartbeats, and time an exec.run → reply.
-async fn session(
-    addr: String,
-    capset: Vec<u8>,
-    run: Vec<u8>,
-    sem: Arc<tokio::sync::Semaphore>,
-    hold: Duration,
-) -> Result<(Vec<Duration>, u64), String> {
-    let mut s = {
-        let _permit = sem.acquire().await.map_err(|e| e.to_string())?;
-        tokio::net::TcpStream::connect(&addr)
-            .await
-            .map_err(|e| e.to_string())?
-    };
-    let _ = s.set_nodelay(true);
-    let mut lat = Vec::new();
-    let mut buf = vec![0u8; 4096];
-    let t = Instant::now();
-    s.write_all(&capset).await.map_err(|e| e.to_string())?;
-    let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
-    if n == 0 {
-        return Err("closed".into());
-    }
-    lat.push(t.elapsed());
-    let until = Instant::now() + hold;
-    let mut heartbeats = 0u64;
-    // Half-way through, time one request.
-    let mut asked = false;
-    loop {
-        let left = until.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            break;
-        }
-        if !asked && left < hold / 2 {
-            asked = true;
-            let t = Instant::now();
-            s.write_all(&run).await.map_err(|e| e.to_string())?;
-            // Read until the STARTED (class 0x13 type 0x06) arrives; heartbeats may come first.
-            loop {
-                let n = s.read(&mut buf).await.map_err(|e| e.to_string())?;
-                if n == 0 {
-                    return Err("closed".into());
-                }
-                let chunk = buf.get(..n).unwrap_or(&[]);
-                if chunk.windows(2).any(|w| w == [0x13, 0x06]) {
-                    lat.push(t.elapsed());
-                    break;
-                }
-                heartbeats += 1;
-            }
-            continue;
-        }
-        match tokio::time::timeout(left.min(Duration::from_millis(500)), s.read(&mut buf)).await {
-            Ok(Ok(0)) => return Err("closed".into()),
-            Ok(Ok(_)) => heartbeats += 1,
-            Ok(Err(e)) => return Err(e.to_string()),
-            Err(_) => {}
-        }
-    }
-    Ok((lat, heartbeats))
 }
 
 async fn psrp_stream(mib: usize, object_kib: usize, framing: &str) -> Result<(), String> {

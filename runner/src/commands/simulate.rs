@@ -5,7 +5,7 @@ use crate::cli::{params_for, SimulateArgs};
 use crate::protocols;
 use peercheck_simulator::driver::{self, Annotator, DriveConfig, LogSink};
 use peercheck_simulator::faults::{FaultKind, FaultRule, FaultScript};
-use peercheck_simulator::peer::PeerConfig;
+use peercheck_simulator::peer::{PeerConfig, REAL_COMMANDS_PARAM};
 use peercheck_wire::session::{Role, SessionOptions};
 use std::sync::{Arc, Mutex};
 
@@ -38,13 +38,22 @@ pub async fn run(args: &SimulateArgs) -> i32 {
     } else {
         Role::Client
     };
-    let params = match params_for(&args.param, protocol) {
+    let mut params = match params_for(&args.param, protocol) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return exit::USAGE;
         }
     };
+    // Real command execution only through the flag, never through a --param.
+    params.remove(REAL_COMMANDS_PARAM);
+    if args.run_real_commands {
+        if let Err(e) = check_real_commands(args, protocol, role) {
+            eprintln!("error: --run-real-commands: {e}");
+            return exit::USAGE;
+        }
+        params.insert(REAL_COMMANDS_PARAM.to_owned(), "true".to_owned());
+    }
     let script = match &args.script {
         Some(p) => match std::fs::read_to_string(p)
             .map_err(|e| e.to_string())
@@ -112,6 +121,7 @@ pub async fn run(args: &SimulateArgs) -> i32 {
         return exit::USAGE;
     }
     let quiet = args.quiet;
+    let real = args.run_real_commands;
     let make_cfg = |conn: usize| -> DriveConfig {
         let log: Option<LogSink> = if quiet {
             None
@@ -123,12 +133,16 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             profile: config.profile.clone(),
             params: params.clone(),
         };
-        let annotate: Option<Annotator> = proto.new_session(&opts).ok().map(|s| {
-            let s = Arc::new(Mutex::new(s));
-            let a: Annotator =
-                Arc::new(move |b: &[u8]| s.lock().map(|s| s.annotate_sent(b)).unwrap_or_default());
-            a
-        });
+        // Field spans only matter to field-aware faults: no codec session per connection without.
+        let annotate: Option<Annotator> = (!faults.is_empty())
+            .then(|| proto.new_session(&opts).ok())
+            .flatten()
+            .map(|s| {
+                let s = Arc::new(Mutex::new(s));
+                let a: Annotator =
+                    Arc::new(move |b: &[u8]| s.lock().map(|s| s.annotate_sent(b)).unwrap_or_default());
+                a
+            });
         DriveConfig {
             faults: faults.clone(),
             seed: args.seed.wrapping_add(conn as u64),
@@ -137,6 +151,8 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             log,
             idle_timeout: None,
             clock_speed: args.clock_speed,
+            run_real_commands: real,
+            ..DriveConfig::default()
         }
     };
     if args.stdio {
@@ -170,7 +186,7 @@ pub async fn run(args: &SimulateArgs) -> i32 {
         return finished_code(&out);
     }
     let addr = args.listen.clone().unwrap_or_else(|| "127.0.0.1:0".into());
-    let listener = match tokio::net::TcpListener::bind(&addr).await {
+    let listener = match listen(&addr).await {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot listen on {addr}: {e}");
@@ -178,8 +194,18 @@ pub async fn run(args: &SimulateArgs) -> i32 {
         }
     };
     match listener.local_addr() {
+        Ok(a) if real && !a.ip().is_loopback() => {
+            eprintln!("error: --run-real-commands: {a} is not a loopback address (127.0.0.0/8 or ::1)");
+            return exit::USAGE;
+        }
         Ok(a) => println!("listening on {a}"),
-        Err(e) => eprintln!("warning: {e}"),
+        Err(e) => {
+            eprintln!("error: cannot read the listening address: {e}");
+            return exit::USAGE;
+        }
+    }
+    if real {
+        eprintln!("{REAL_COMMANDS_BANNER}");
     }
     let mut n = 0usize;
     loop {
@@ -198,6 +224,55 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             _ = tokio::signal::ctrl_c() => return exit::OK,
         }
     }
+}
+
+const REAL_COMMANDS_BANNER: &str = "\
+WARNING: --run-real-commands: this NOW agent simulator RUNS THE COMMANDS ITS CLIENTS SEND, for real,
+WARNING: as this user, on this machine. It listens on loopback only; anyone who can connect to the
+WARNING: port can run anything this user can. Stop it when the test is over.";
+
+/// `--run-real-commands` needs the NOW server role and a loopback listener (not stdio, not connect:
+/// the other end of those cannot be checked).
+fn check_real_commands(args: &SimulateArgs, protocol: &str, role: Role) -> Result<(), String> {
+    if protocol != "now" || role != Role::Server {
+        return Err("only the NOW server simulator (--protocol now --role server) runs commands".into());
+    }
+    if args.stdio || args.connect.is_some() {
+        return Err(
+            "needs a loopback listener (--listen 127.0.0.1:PORT or [::1]:PORT), not --stdio or --connect"
+                .into(),
+        );
+    }
+    let addr = args.listen.as_deref().unwrap_or("127.0.0.1:0");
+    let sock: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|_| format!("`{addr}` is not an IP address and port (host names are not accepted here)"))?;
+    if !sock.ip().is_loopback() {
+        return Err(format!("`{addr}` is not a loopback address (127.0.0.0/8 or ::1)"));
+    }
+    Ok(())
+}
+
+/// Pending connections the listener queues (the kernel caps it at net.core.somaxconn). The default
+/// of `TcpListener::bind` is 128: a load test opening a few hundred connections at once overflowed
+/// it, and every overflowed connection waited for a SYN retransmission (1 s).
+const LISTEN_BACKLOG: u32 = 4096;
+
+async fn listen(addr: &str) -> std::io::Result<tokio::net::TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a).and_then(|()| socket.listen(LISTEN_BACKLOG)) {
+            Ok(l) => return Ok(l),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| std::io::Error::other(format!("`{addr}` resolves to no address"))))
 }
 
 fn finished_code(out: &driver::DriveOutcome) -> i32 {

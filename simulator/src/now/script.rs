@@ -15,6 +15,15 @@
 //! rdm: { available: true, version: "2025.1.2.3" }
 //! window: { title: "Notepad", process-id: 42, executable-path: "C:\\Windows\\notepad.exe" }
 //! ```
+//!
+//! With `peercheck simulate --protocol now --role server --run-real-commands` (loopback listener
+//! only) the `exec` entries are not used: RUN, SHELL and BATCH run `sh -c COMMAND` (SHELL's `shell`
+//! replaces `sh`), PROCESS runs its file with its parameters split into words, PWSH and WINPS run
+//! `pwsh -Command` (a NOT_FOUND status when there is no pwsh). Output is streamed as EXEC_DATA
+//! (each stream ends with an empty LAST chunk) when IO redirection was asked for, stdin DATA is
+//! written to the process, CANCEL and ABORT kill its process group, and RESULT carries the real
+//! exit code (128 + signal when a signal ended it). RUN and DETACHED are not followed.
+//!
 //! Client:
 //! ```yaml
 //! capset: { execCapset: [run, shell, io-redirection], heartbeatInterval: 60 }

@@ -19,7 +19,7 @@ use peercheck_wire::Role;
 use super::script::{self, Chunk, ExecScript, ServerScript};
 use super::wire::{default_caps, layout_for, result_msg, started_msg, Encoder};
 use super::Misbehave;
-use crate::peer::{Output, Peer, PeerConfig};
+use crate::peer::{Output, Peer, PeerConfig, ProcessEvent, ProcessRequest, REAL_COMMANDS_PARAM};
 
 /// Seconds the server assumes when the client gives no heartbeat hint ("60 seconds by default").
 const DEFAULT_HEARTBEAT_SECS: u32 = 60;
@@ -38,6 +38,16 @@ struct ExecState {
     io: bool,
     wait_stdin: bool,
     script: ExecScript,
+    /// A real process runs this session (`run-real-commands`).
+    real: Option<RealProc>,
+}
+
+/// A session run by a real process: the driver's process token and whether its output is followed.
+#[derive(Debug, Clone, Copy)]
+struct RealProc {
+    id: u64,
+    /// RUN and DETACHED are not followed: STARTED + RESULT as soon as the process is up.
+    follow: bool,
 }
 
 /// The agent side: answers capsets, runs scripted exec sessions, heartbeats.
@@ -56,6 +66,10 @@ pub struct NowServer {
     seq: u64,
     sessions: BTreeMap<u32, ExecState>,
     closed: bool,
+    real_commands: bool,
+    next_proc: u64,
+    /// Real process token → session id.
+    procs: BTreeMap<u64, u32>,
 }
 
 fn data(session_id: u32, flags: DataFlags, bytes: &[u8]) -> NowMessage {
@@ -118,6 +132,12 @@ impl NowServer {
             seq: 0,
             sessions: BTreeMap::new(),
             closed: false,
+            real_commands: matches!(
+                config.param(REAL_COMMANDS_PARAM),
+                Some("true" | "yes" | "on" | "1")
+            ),
+            next_proc: 1,
+            procs: BTreeMap::new(),
         })
     }
 
@@ -302,6 +322,10 @@ impl NowServer {
             out.push(self.enc.send(&self.result_err(reply_id, status)));
             return;
         }
+        if self.real_commands {
+            self.real_exec(msg, session_id, reply_id, io, !(is_run || detached), out);
+            return;
+        }
         let entry = self
             .script
             .exec
@@ -343,6 +367,7 @@ impl NowServer {
             io,
             wait_stdin: entry.wait_stdin && io,
             script: entry.clone(),
+            real: None,
         };
         let mut t = now;
         if io {
@@ -405,11 +430,123 @@ impl NowServer {
     }
 
     fn drop_session(&mut self, session_id: u32) {
-        self.sessions.remove(&session_id);
+        if let Some(ExecState { real: Some(p), .. }) = self.sessions.remove(&session_id) {
+            self.procs.remove(&p.id);
+        }
         self.queue
             .retain(|(_, _, q)| !matches!(q, Queued::Msg { session: Some(s), .. } if *s == session_id));
         self.queue
             .retain(|(_, _, q)| !matches!(q, Queued::SessionDone(s) if *s == session_id));
+    }
+
+    /// CANCEL / ABORT of a session a real process runs: kill its process group.
+    fn kill_real(&mut self, state: &ExecState, out: &mut Vec<Output>) {
+        if let Some(p) = state.real {
+            out.push(Output::Process(ProcessRequest::Kill { id: p.id }));
+        }
+    }
+
+    /// `run-real-commands`: ask the driver to start the requested command. STARTED goes out when
+    /// the process is up; output, stdin and RESULT follow the process's events.
+    fn real_exec(
+        &mut self,
+        msg: &NowMessage,
+        session_id: u32,
+        reply_id: u32,
+        io: bool,
+        follow: bool,
+        out: &mut Vec<Output>,
+    ) {
+        let Some((program, args, directory)) = real_command(msg) else {
+            return;
+        };
+        let id = self.next_proc;
+        self.next_proc += 1;
+        self.procs.insert(id, session_id);
+        self.sessions.insert(
+            session_id,
+            ExecState {
+                reply_id,
+                io,
+                wait_stdin: false,
+                script: ExecScript::default(),
+                real: Some(RealProc { id, follow }),
+            },
+        );
+        out.push(Output::Log(format!(
+            "session {session_id}: running `{program}` {args:?} for real"
+        )));
+        out.push(Output::Process(ProcessRequest::Start {
+            id,
+            program,
+            args,
+            directory,
+            io: io && follow,
+        }));
+    }
+
+    fn on_process_event(&mut self, ev: ProcessEvent, out: &mut Vec<Output>) {
+        let id = match &ev {
+            ProcessEvent::Started { id, .. }
+            | ProcessEvent::Failed { id, .. }
+            | ProcessEvent::Stdout { id, .. }
+            | ProcessEvent::Stderr { id, .. }
+            | ProcessEvent::Eof { id, .. }
+            | ProcessEvent::Exited { id, .. } => *id,
+        };
+        // Events of a cancelled or aborted session's process are dropped: its RESULT went out.
+        let Some(&session_id) = self.procs.get(&id) else {
+            return;
+        };
+        let Some(state) = self.sessions.get(&session_id).cloned() else {
+            return;
+        };
+        let follow = state.real.is_some_and(|p| p.follow);
+        let reply_id = state.reply_id;
+        match ev {
+            ProcessEvent::Started { pid, .. } => {
+                out.push(Output::Log(format!(
+                    "session {session_id}: process {pid} started"
+                )));
+                out.push(self.enc.send(&started_msg(self.profile(), reply_id)));
+                if !follow {
+                    // RUN / DETACHED: not followed; the driver still kills it when the channel ends.
+                    out.push(self.enc.send(&self.result_ok(reply_id, 0)));
+                    self.drop_session(session_id);
+                }
+            }
+            ProcessEvent::Failed { not_found, error, .. } => {
+                let code = if not_found {
+                    NowCode::NOT_FOUND
+                } else {
+                    NowCode::INTERNAL
+                };
+                let status = Status::now_error(code).with_message(error);
+                out.push(self.enc.send(&self.result_err(reply_id, status)));
+                self.drop_session(session_id);
+            }
+            ProcessEvent::Stdout { bytes, .. } if state.io => {
+                out.push(self.enc.send(&data(reply_id, DataFlags::STDOUT, &bytes)));
+            }
+            ProcessEvent::Stderr { bytes, .. } if state.io => {
+                out.push(self.enc.send(&data(reply_id, DataFlags::STDERR, &bytes)));
+            }
+            ProcessEvent::Eof { stderr, .. } if state.io => {
+                // The stream's end is only known when the pipe closes: an empty LAST chunk.
+                let stream = if stderr {
+                    DataFlags::STDERR
+                } else {
+                    DataFlags::STDOUT
+                };
+                out.push(self.enc.send(&data(reply_id, stream | DataFlags::LAST, &[])));
+            }
+            ProcessEvent::Exited { code, .. } => {
+                out.push(Output::Log(format!("session {session_id}: exit code {code}")));
+                out.push(self.enc.send(&self.result_ok(reply_id, code)));
+                self.drop_session(session_id);
+            }
+            ProcessEvent::Stdout { .. } | ProcessEvent::Stderr { .. } | ProcessEvent::Eof { .. } => {}
+        }
     }
 
     fn handle(&mut self, now: Duration, msg: NowMessage, out: &mut Vec<Output>) {
@@ -528,6 +665,17 @@ impl NowServer {
                     f = super::wire::data_flags_from_10(f);
                 }
                 match self.sessions.get(&d.session_id).cloned() {
+                    Some(ExecState {
+                        io: true,
+                        real: Some(p),
+                        ..
+                    }) if p.follow && f.contains(DataFlags::STDIN) => {
+                        out.push(Output::Process(ProcessRequest::Stdin {
+                            id: p.id,
+                            bytes: d.data.0.clone(),
+                            last: f.contains(DataFlags::LAST),
+                        }));
+                    }
                     Some(s) if s.io && f.contains(DataFlags::STDIN) => {
                         if s.wait_stdin {
                             let mut flags = DataFlags::STDOUT;
@@ -565,6 +713,7 @@ impl NowServer {
                     out.push(self.enc.send(&NowMessage::ExecCancelRsp(rsp)));
                     return;
                 };
+                self.kill_real(&state, out);
                 self.drop_session(id);
                 let rsp = ExecCancelRsp {
                     msg_flags: None,
@@ -579,6 +728,9 @@ impl NowServer {
             }
             NowMessage::ExecAbort(a) => {
                 // "The session is considered aborted as soon as this message is sent": no answer.
+                if let Some(state) = self.sessions.get(&a.session_id).cloned() {
+                    self.kill_real(&state, out);
+                }
                 self.drop_session(a.session_id);
             }
             NowMessage::RdmCapabilities(_) => {
@@ -670,7 +822,10 @@ impl NowServer {
         if let (Some(next), Some(every)) = (self.next_heartbeat, self.heartbeat_every) {
             if next <= now {
                 out.push(self.enc.send(&NowMessage::ChannelHeartbeat(Empty::default())));
-                self.next_heartbeat = Some(now + every);
+                // Keep the negotiated period from the schedule, not from when the timer woke, so
+                // late wake-ups do not add up (unless it fell a whole period behind).
+                let after = next + every;
+                self.next_heartbeat = Some(if after > now { after } else { now + every });
             }
         }
     }
@@ -737,10 +892,100 @@ impl Peer for NowServer {
         }
     }
 
+    fn process_event(&mut self, _now: Duration, event: ProcessEvent) -> Vec<Output> {
+        let mut out = Vec::new();
+        if !self.closed {
+            self.on_process_event(event, &mut out);
+        }
+        out
+    }
+
     fn peer_closed(&mut self, _now: Duration) -> Vec<Output> {
         self.closed = true;
         vec![Output::Close {
             reason: "client closed the connection".into(),
         }]
     }
+}
+
+/// The program, arguments and directory a real exec request runs (POSIX host): RUN, SHELL and
+/// BATCH go through `sh -c` (SHELL's `shell` field, when set, replaces `sh`), PROCESS runs its
+/// file with its parameters split like a shell's words, WINPS and PWSH run `pwsh -Command`.
+fn real_command(msg: &NowMessage) -> Option<(String, Vec<String>, Option<String>)> {
+    let dir = |d: &str| (!d.is_empty()).then(|| d.to_owned());
+    let sh = |shell: &str, command: &str| {
+        let shell = if shell.is_empty() { "sh" } else { shell };
+        (shell.to_owned(), vec!["-c".to_owned(), command.to_owned()])
+    };
+    let (program, args, directory) = match msg {
+        NowMessage::ExecRun(r) => {
+            let (p, a) = sh("", &r.command);
+            (p, a, r.directory.as_deref().and_then(dir))
+        }
+        NowMessage::ExecShell(x) => {
+            let (p, a) = sh(&x.shell, &x.command);
+            (p, a, dir(&x.directory))
+        }
+        NowMessage::ExecBatch(b) => {
+            let (p, a) = sh("", &b.command);
+            (p, a, dir(&b.directory))
+        }
+        NowMessage::ExecProcess(p) => (p.filename.clone(), split_words(&p.parameters), dir(&p.directory)),
+        NowMessage::ExecWinPs(p) | NowMessage::ExecPwsh(p) => (
+            "pwsh".to_owned(),
+            [
+                "-NoLogo",
+                "-NoProfile",
+                "-NonInteractive",
+                "-Command",
+                p.command.as_str(),
+            ]
+            .map(str::to_owned)
+            .to_vec(),
+            dir(&p.directory),
+        ),
+        _ => return None,
+    };
+    Some((program, args, directory))
+}
+
+/// Split PROCESS parameters into words: blanks separate, single and double quotes group, a
+/// backslash outside single quotes takes the next character literally. No expansion of any kind.
+pub(crate) fn split_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut quote: Option<char> = None;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some('\''), c) => cur.push(c),
+            (_, '\\') => {
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+                in_word = true;
+            }
+            (Some(_), c) => cur.push(c),
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                cur.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
 }

@@ -9,7 +9,7 @@ use peercheck_wire::{Decoded, Role, SessionOptions, WireSession};
 use serde_json::{json, Value};
 
 use super::{new_peer, MISBEHAVIOURS};
-use crate::peer::{Output, Peer, PeerConfig};
+use crate::peer::{Output, Peer, PeerConfig, ProcessEvent, ProcessRequest, REAL_COMMANDS_PARAM};
 
 fn config(role: Role, params: &[(&str, &str)], script: Option<&str>, misbehave: Option<&str>) -> PeerConfig {
     PeerConfig {
@@ -73,6 +73,7 @@ fn absorb(
             }
             Output::Log(l) => t.logs.push(l),
             Output::Finished { ok, summary } => t.finished = Some((ok, summary)),
+            Output::Process(req) => t.logs.push(format!("process: {req:?}")),
         }
     }
 }
@@ -891,4 +892,221 @@ requests:
         60,
     );
     assert!(!t.ok() && t.summary().contains("timed out"), "{}", t.summary());
+}
+
+// ------------------------------------------------------------------ run-real-commands (sans-IO side)
+
+fn real_server() -> (Box<dyn Peer>, Codec) {
+    let (s, c, got) = server_with_codec(&[(REAL_COMMANDS_PARAM, "true")], None, None, all_caps());
+    assert_eq!(names(&got), vec!["channel.capset"]);
+    (s, c)
+}
+
+fn requests(outs: &[Output]) -> Vec<ProcessRequest> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Process(r) => Some(r.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn start_id(outs: &[Output]) -> u64 {
+    match requests(outs).as_slice() {
+        [ProcessRequest::Start { id, .. }] => *id,
+        other => panic!("expected one start request, got {other:?}"),
+    }
+}
+
+#[test]
+fn real_shell_streams_output_and_sends_the_real_exit_code() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let msg = c.enc(json!({ "exec.shell": { "sessionId": 7, "command": "echo hello", "msgFlags": 4096 } }));
+    let outs = s.input(t, &msg);
+    // Nothing on the wire until the process is up: the driver is asked to start it.
+    assert!(c.dec(&outs).is_empty());
+    assert_eq!(
+        requests(&outs),
+        vec![ProcessRequest::Start {
+            id: 1,
+            program: "sh".into(),
+            args: vec!["-c".into(), "echo hello".into()],
+            directory: None,
+            io: true,
+        }]
+    );
+    let started = c.dec(&s.process_event(t, ProcessEvent::Started { id: 1, pid: 42 }));
+    assert_eq!(names(&started), vec!["exec.started"]);
+    assert_eq!(started[0].fields["sessionId"], 7);
+    let mut got = Vec::new();
+    for ev in [
+        ProcessEvent::Stdout {
+            id: 1,
+            bytes: b"hello\n".to_vec(),
+        },
+        ProcessEvent::Stderr {
+            id: 1,
+            bytes: b"warn\n".to_vec(),
+        },
+        ProcessEvent::Eof { id: 1, stderr: false },
+        ProcessEvent::Eof { id: 1, stderr: true },
+        ProcessEvent::Exited { id: 1, code: 3 },
+    ] {
+        got.extend(c.dec(&s.process_event(t, ev)));
+    }
+    assert_eq!(
+        names(&got),
+        vec!["exec.data", "exec.data", "exec.data", "exec.data", "exec.result"]
+    );
+    assert_eq!(got[0].fields["data"], hex::encode("hello\n"));
+    let result = &got[4].fields;
+    assert_eq!(result["sessionId"], 7);
+    assert_eq!(result["exitCode"], 3);
+    // The session id is free again: a new request gets a new process token.
+    let again = s.input(t, &msg);
+    assert_eq!(start_id(&again), 2);
+}
+
+#[test]
+fn real_stdin_is_passed_through_and_last_closes_it() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let id = start_id(&s.input(
+        t,
+        &c.enc(json!({ "exec.batch": { "sessionId": 2, "command": "cat", "msgFlags": 4096 } })),
+    ));
+    let _ = s.process_event(t, ProcessEvent::Started { id, pid: 42 });
+    let outs = s.input(
+        t,
+        &c.enc(json!({ "exec.data": { "sessionId": 2, "msgFlags": 3, "data": hex::encode("abc") } })),
+    );
+    assert_eq!(
+        requests(&outs),
+        vec![ProcessRequest::Stdin {
+            id,
+            bytes: b"abc".to_vec(),
+            last: true
+        }]
+    );
+}
+
+#[test]
+fn real_cancel_kills_answers_and_drops_late_events() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let id = start_id(&s.input(
+        t,
+        &c.enc(json!({ "exec.shell": { "sessionId": 4, "command": "sleep 100", "msgFlags": 4096 } })),
+    ));
+    let _ = s.process_event(t, ProcessEvent::Started { id, pid: 42 });
+    let outs = s.input(t, &c.enc(json!({ "exec.cancel-req": { "sessionId": 4 } })));
+    assert_eq!(requests(&outs), vec![ProcessRequest::Kill { id }]);
+    let got = c.dec(&outs);
+    assert_eq!(names(&got), vec!["exec.cancel-rsp", "exec.result"]);
+    // The killed process's last words never reach the wire: its RESULT already went out.
+    for ev in [
+        ProcessEvent::Stdout {
+            id,
+            bytes: b"late".to_vec(),
+        },
+        ProcessEvent::Exited { id, code: 137 },
+    ] {
+        assert!(s.process_event(t, ev).is_empty());
+    }
+}
+
+#[test]
+fn real_abort_kills_without_an_answer() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let id = start_id(&s.input(
+        t,
+        &c.enc(json!({ "exec.shell": { "sessionId": 5, "command": "sleep 100", "msgFlags": 4096 } })),
+    ));
+    let _ = s.process_event(t, ProcessEvent::Started { id, pid: 42 });
+    let outs = s.input(
+        t,
+        &c.enc(json!({ "exec.abort": { "sessionId": 5, "exitCode": 1 } })),
+    );
+    assert_eq!(requests(&outs), vec![ProcessRequest::Kill { id }]);
+    assert!(c.dec(&outs).is_empty());
+}
+
+#[test]
+fn real_pwsh_without_pwsh_is_a_not_found_status() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let outs = s.input(
+        t,
+        &c.enc(json!({ "exec.pwsh": { "sessionId": 6, "command": "Get-Date", "msgFlags": 4096 } })),
+    );
+    let id = match requests(&outs).as_slice() {
+        [ProcessRequest::Start { id, program, .. }] => {
+            assert_eq!(program, "pwsh");
+            *id
+        }
+        other => panic!("{other:?}"),
+    };
+    let got = c.dec(&s.process_event(
+        t,
+        ProcessEvent::Failed {
+            id,
+            not_found: true,
+            error: "cannot start `pwsh`: No such file or directory".into(),
+        },
+    ));
+    assert_eq!(names(&got), vec!["exec.result"]);
+    let status = &got[0].fields["status"];
+    assert_eq!(status["code"], 4, "{status}");
+    assert!(status["errorMessage"].as_str().unwrap().contains("pwsh"));
+}
+
+#[test]
+fn real_run_is_not_followed() {
+    let (mut s, mut c) = real_server();
+    let t = Duration::from_secs(1);
+    let outs = s.input(
+        t,
+        &c.enc(json!({ "exec.run": { "sessionId": 1, "command": "true" } })),
+    );
+    let id = match requests(&outs).as_slice() {
+        [ProcessRequest::Start { id, io, .. }] => {
+            assert!(!io);
+            *id
+        }
+        other => panic!("{other:?}"),
+    };
+    let got = c.dec(&s.process_event(t, ProcessEvent::Started { id, pid: 42 }));
+    assert_eq!(names(&got), vec!["exec.started", "exec.result"]);
+    assert!(s
+        .process_event(t, ProcessEvent::Exited { id, code: 1 })
+        .is_empty());
+}
+
+#[test]
+fn real_commands_need_the_param() {
+    let (mut s, mut c, _) = server_with_codec(&[], None, None, all_caps());
+    let outs = s.input(
+        Duration::from_secs(1),
+        &c.enc(json!({ "exec.shell": { "sessionId": 1, "command": "echo hi", "msgFlags": 4096 } })),
+    );
+    assert!(requests(&outs).is_empty());
+    // The scripted default: the command echoed back.
+    assert_eq!(
+        names(&c.dec(&outs)),
+        vec!["exec.started", "exec.data", "exec.result"]
+    );
+}
+
+#[test]
+fn process_parameters_split_like_shell_words_without_expansion() {
+    use super::server::split_words;
+    assert_eq!(split_words(""), Vec::<String>::new());
+    assert_eq!(split_words("  -l  /tmp "), vec!["-l", "/tmp"]);
+    assert_eq!(split_words(r#"-c 'exit 3'"#), vec!["-c", "exit 3"]);
+    assert_eq!(
+        split_words(r#"a "b c" d\ e '$HOME' """#),
+        vec!["a", "b c", "d e", "$HOME", ""]
+    );
 }

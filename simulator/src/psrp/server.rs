@@ -13,12 +13,13 @@ use peercheck_psrp::messages::encode_body;
 use peercheck_psrp::messages::host::{host_method_name, host_method_returns, HOST_METHODS};
 use peercheck_psrp::outofproc::Control;
 use peercheck_psrp::session::Framing;
-use peercheck_psrp::MessageType;
+use peercheck_psrp::{ClixmlValue, MessageType};
 use peercheck_wire::{Decoded, Guid};
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Deviations of the server peer (misbehaviour modes).
@@ -70,6 +71,9 @@ pub struct PsrpServer {
     key_requested: bool,
     /// OutOfProc: pipelines announced with `<Command>`.
     announced: std::collections::BTreeSet<Guid>,
+    /// Per script step: the value of an `output` step, parsed once, so every pipeline encodes it
+    /// from a reference (`None` for other steps and for values the structured path must judge).
+    outputs: Vec<Option<Arc<ClixmlValue>>>,
 }
 
 fn error_record(message: &str, id: &str) -> Value {
@@ -91,7 +95,18 @@ fn version_at_least(v: &str, major: u32, minor: u32) -> bool {
 
 impl PsrpServer {
     pub fn new(t: Transport, script: ServerScript, bugs: ServerBugs, seed: u64) -> Self {
+        let outputs = script
+            .steps
+            .iter()
+            .map(|s| match s {
+                Step::Output(v) => serde_json::from_value::<ClixmlValue>(v.clone())
+                    .ok()
+                    .map(Arc::new),
+                _ => None,
+            })
+            .collect();
         Self {
+            outputs,
             t,
             script,
             bugs,
@@ -127,6 +142,23 @@ impl PsrpServer {
         match self.t.send(name, rpid, pid, fields) {
             Ok(o) => out.push(o),
             Err(e) => out.push(Output::Log(format!("psrp server: cannot encode {name}: {e}"))),
+        }
+    }
+
+    /// [`PsrpServer::send`] of a PIPELINE_OUTPUT from a parsed value (no copy of the value).
+    fn send_output(&mut self, out: &mut Vec<Output>, pid: Guid, value: &ClixmlValue) {
+        let pid = if self.bugs.wrong_pid && !pid.is_nil() {
+            let mut b = pid.0;
+            b[15] ^= 0xFF;
+            Guid(b)
+        } else {
+            pid
+        };
+        match self.t.send_value("pipeline-output", self.rpid, pid, value) {
+            Ok(o) => out.push(o),
+            Err(e) => out.push(Output::Log(format!(
+                "psrp server: cannot encode pipeline-output: {e}"
+            ))),
         }
     }
 
@@ -511,7 +543,17 @@ impl PsrpServer {
             if p.finished || p.waiting.is_some() || p.waiting_key {
                 return;
             }
-            let Some(step) = self.script.steps.get(p.step).cloned() else {
+            let at = p.step;
+            if let Some(Some(v)) = self.outputs.get(at).cloned() {
+                // An output step: encoded from the value parsed at start (the same message as
+                // `Step::Output` through `send`).
+                if let Some(p) = self.pipelines.get_mut(&pid) {
+                    p.step += 1;
+                }
+                self.send_output(out, pid, &v);
+                continue;
+            }
+            let Some(step) = self.script.steps.get(at).cloned() else {
                 break;
             };
             if let Some(p) = self.pipelines.get_mut(&pid) {

@@ -6,7 +6,7 @@
 )]
 use super::*;
 use crate::peer::Output;
-use peercheck_wire::{Role, SessionOptions, WireSession};
+use peercheck_wire::{Guid, Role, SessionOptions, WireSession};
 use serde_json::json;
 use std::time::Duration;
 
@@ -547,5 +547,59 @@ pool-requests:
         "get-command-metadata",
     ] {
         assert!(labels(&r.client_sent).contains(&l), "{l}");
+    }
+}
+
+/// A value body sent from a reference (Data in a reused buffer) gives the bytes of the structured
+/// path, in both framings and under every wire misbehaviour.
+#[test]
+fn value_bodies_from_a_reference_are_the_structured_bytes() {
+    use std::collections::BTreeMap;
+    let values = [
+        json!({ "S": "x".repeat(70_000) }),
+        json!({ "S": "a<b_x\u{1}" }),
+        json!("Nil"),
+        json!({ "Obj": { "typeNames": ["T"], "ms": [{ "name": "a", "value": { "I32": 1 } }] } }),
+    ];
+    let bug_sets = [
+        wire::WireBugs::default(),
+        wire::WireBugs {
+            fragment_id_from_1: true,
+            no_end_flag: true,
+            ..Default::default()
+        },
+        wire::WireBugs {
+            header_le: true,
+            blob_length_lies: true,
+            object_id_zero: true,
+            ..Default::default()
+        },
+    ];
+    for framing in ["outofproc", "fragments"] {
+        for bom in ["true", "false"] {
+            for bugs in &bug_sets {
+                let mut params = BTreeMap::new();
+                params.insert("framing".to_owned(), framing.to_owned());
+                params.insert("bom".to_owned(), bom.to_owned());
+                let new = || wire::Transport::new(Role::Server, None, &params, bugs.clone()).unwrap();
+                let (mut a, mut b) = (new(), new());
+                let (rpid, pid) = (Guid::from_u128(5), Guid::from_u128(6));
+                for v in &values {
+                    for name in ["pipeline-output", "pipeline-input"] {
+                        let want = a.send(name, rpid, pid, json!({ "value": v })).unwrap();
+                        let cv: peercheck_psrp::ClixmlValue = serde_json::from_value(v.clone()).unwrap();
+                        let got = b.send_value(name, rpid, pid, &cv).unwrap();
+                        assert_eq!(
+                            format!("{got:?}"),
+                            format!("{want:?}"),
+                            "{framing} {name} {bugs:?}"
+                        );
+                    }
+                }
+                assert!(b
+                    .send_value("pipeline-state", rpid, pid, &peercheck_psrp::ClixmlValue::Nil)
+                    .is_err());
+            }
+        }
     }
 }

@@ -4,9 +4,10 @@
 use crate::peer::Output;
 use peercheck_psrp::fragment::{Fragmenter, FLAG_END};
 use peercheck_psrp::header::{Destination, Message, MessageType};
-use peercheck_psrp::messages::{encode_structured, EncodeDefaults};
+use peercheck_psrp::messages::{encode_structured_owned, encode_value_data, EncodeDefaults};
 use peercheck_psrp::outofproc::{Control, Packet, STREAM_DEFAULT, STREAM_PROMPT_RESPONSE};
-use peercheck_psrp::session::{Framing, PsrpSession};
+use peercheck_psrp::session::{frame_message, Framing, PsrpSession};
+use peercheck_psrp::ClixmlValue;
 use peercheck_wire::{DecodeError, Decoded, Guid, Role, SessionOptions, WireSession};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -34,6 +35,9 @@ const SESSION_PARAMS: [&str; 6] = [
     "blob-limit",
 ];
 
+/// The largest spent Data kept for reuse.
+const SCRATCH_CAP: usize = 8 << 20;
+
 #[derive(Debug)]
 pub struct Transport {
     pub role: Role,
@@ -43,6 +47,8 @@ pub struct Transport {
     defaults: EncodeDefaults,
     rx: PsrpSession,
     pub bugs: WireBugs,
+    /// A spent message Data, reused by [`Transport::send_value`].
+    scratch: Vec<u8>,
 }
 
 impl Transport {
@@ -74,6 +80,7 @@ impl Transport {
             defaults: s.defaults,
             rx,
             bugs,
+            scratch: Vec::new(),
         })
     }
 
@@ -91,8 +98,37 @@ impl Transport {
             m.insert("rpid".into(), Value::String(rpid.to_string()));
             m.insert("pid".into(), Value::String(pid.to_string()));
         }
-        let enc = encode_structured(name, &fields, &self.defaults).map_err(|e| e.to_string())?;
-        let mut m = enc.message;
+        let enc = encode_structured_owned(name, fields, &self.defaults).map_err(|e| e.to_string())?;
+        Ok(self.send_message(name, enc.message))
+    }
+
+    /// [`Transport::send`] of a message whose body is one value (`pipeline-output`,
+    /// `pipeline-input`), encoded from a reference: the same bytes as `send(name, rpid, pid,
+    /// {"value": value})`, with Data written into a buffer reused from message to message.
+    pub fn send_value(
+        &mut self,
+        name: &str,
+        rpid: Guid,
+        pid: Guid,
+        value: &ClixmlValue,
+    ) -> Result<Output, String> {
+        let message_type = match MessageType::from_name(name) {
+            Some(t @ (MessageType::PIPELINE_OUTPUT | MessageType::PIPELINE_INPUT)) => t,
+            _ => return Err(format!("`{name}` has no value body")),
+        };
+        let data = encode_value_data(value, self.defaults.bom, std::mem::take(&mut self.scratch));
+        let m = Message {
+            destination: self.defaults.destination,
+            message_type,
+            rpid,
+            pid,
+            data,
+        };
+        Ok(self.send_message(name, m))
+    }
+
+    /// Apply the wire-level misbehaviours to an encoded message and frame it.
+    fn send_message(&mut self, name: &str, mut m: Message) -> Output {
         if self.bugs.types_2013 && m.message_type == MessageType::RUNSPACEPOOL_INIT_DATA {
             m.message_type = MessageType::RUNSPACEPOOL_INIT_DATA_2013;
         }
@@ -106,10 +142,15 @@ impl Transport {
                 Destination::SERVER
             };
         }
-        Ok(Output::Send {
+        let bytes = self.frame(&m);
+        // Data is spent once framed: keep its memory for the next value body.
+        if m.data.capacity() > self.scratch.capacity() && m.data.capacity() <= SCRATCH_CAP {
+            self.scratch = m.data;
+        }
+        Output::Send {
             label: name.to_owned(),
-            bytes: self.frame(&m),
-        })
+            bytes,
+        }
     }
 
     fn frame(&mut self, m: &Message) -> Vec<u8> {
@@ -121,9 +162,10 @@ impl Transport {
         self.next_object_id = self.next_object_id.saturating_add(1);
         let b = &self.bugs;
         let plain_fragments = !(b.fragment_id_from_1 || b.no_end_flag || b.header_le || b.blob_length_lies);
-        if plain_fragments && self.framing == Framing::Fragments {
-            // The common case: the codec's fragments unchanged, written in one buffer.
-            return self.fragmenter.fragment_bytes(id, &m.encode());
+        if plain_fragments {
+            // The common case: the codec's framing unchanged, written in one buffer straight from
+            // the message.
+            return frame_message(&self.fragmenter, self.framing, id, m);
         }
         let mut frags = self.fragmenter.fragment(id, &m.encode());
         for f in &mut frags {

@@ -16,40 +16,51 @@ pub enum Xml {
     Attr,
 }
 
-/// Bytes that need a look in [`encode_xml_into`] (a table: the scan is one load per byte).
-// Compile-time only, over 0..256: the index is always in bounds and `b as u8` exact.
-#[allow(clippy::indexing_slicing, clippy::cast_possible_truncation)]
-const fn special_bytes(attr: bool) -> [bool; 256] {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        t[b] = b < 0x20
-            || b >= 0x7F
-            || matches!(b as u8, b'_' | b'<' | b'>' | b'&')
-            || (attr && matches!(b as u8, b'"' | b'\''));
-        b += 1;
-    }
-    t
+/// Whether byte `b` needs a look in [`encode_xml_into`]: control characters, U+007F and every
+/// non-ASCII byte, `_`, `<`, `>`, `&`, and in attributes `"` and `'`. Branch-free, so the scan of a
+/// block of bytes compiles to vector compares.
+#[inline(always)]
+fn is_special<const ATTR: bool>(b: u8) -> bool {
+    !(0x20..0x7F).contains(&b)
+        | (b == b'_')
+        | (b == b'<')
+        | (b == b'>')
+        | (b == b'&')
+        | (ATTR & ((b == b'"') | (b == b'\'')))
 }
 
-static SPECIAL_IN_TEXT: [bool; 256] = special_bytes(false);
-static SPECIAL_IN_ATTR: [bool; 256] = special_bytes(true);
+/// The offset of the first special byte of `bytes` (see [`is_special`]), or its length: blocks of
+/// 32 bytes are tested whole, and only a block that holds a special byte is searched byte by byte.
+fn plain_prefix_len<const ATTR: bool>(bytes: &[u8]) -> usize {
+    const BLOCK: usize = 32;
+    let mut blocks = bytes.chunks_exact(BLOCK);
+    let mut at = 0;
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, &b| any | is_special::<ATTR>(b)) {
+            return at + block.iter().position(|&b| is_special::<ATTR>(b)).unwrap_or(BLOCK);
+        }
+        at += BLOCK;
+    }
+    let tail = blocks.remainder();
+    at + tail
+        .iter()
+        .position(|&b| is_special::<ATTR>(b))
+        .unwrap_or(tail.len())
+}
 
 /// Append `text` to `out` escaped as [`encode`] does and then XML-escaped, in one pass. The same
 /// bytes as `quick_xml::escape::{partial_escape, escape}(encode(text))`: the `_xHHHH_` sequences
 /// hold no XML special character, so the two escapings commute character by character. Runs of
 /// plain ASCII are copied whole, so the usual long string costs one scan and one copy.
 pub fn encode_xml_into(out: &mut String, text: &str, xml: Xml) {
-    let table = match xml {
-        Xml::Text => &SPECIAL_IN_TEXT,
-        Xml::Attr => &SPECIAL_IN_ATTR,
-    };
-    let special = |b: u8| table.get(usize::from(b)).copied().unwrap_or(true);
     out.reserve(text.len());
     let mut rest = text;
     loop {
         // The first special byte is ASCII or the lead byte of a character: a char boundary.
-        let n = rest.bytes().position(special).unwrap_or(rest.len());
+        let n = match xml {
+            Xml::Text => plain_prefix_len::<false>(rest.as_bytes()),
+            Xml::Attr => plain_prefix_len::<true>(rest.as_bytes()),
+        };
         let Some((plain, tail)) = rest.split_at_checked(n) else {
             out.push_str(rest);
             return;
@@ -129,6 +140,15 @@ pub fn decode(text: &str) -> String {
     String::from_utf16_lossy(&units)
 }
 
+/// [`decode`] of an owned string: returned as it is (no copy) when it holds no escape.
+pub fn decode_owned(text: String) -> String {
+    if text.contains('_') {
+        decode(&text)
+    } else {
+        text
+    }
+}
+
 /// `(code, consumed bytes)` when `s` starts with an escape sequence.
 fn escape_at(s: &str) -> Option<(u32, usize)> {
     let b = s.as_bytes();
@@ -150,7 +170,7 @@ fn escape_at(s: &str) -> Option<(u32, usize)> {
 
 #[cfg(test)]
 mod tests {
-    #![allow(clippy::unwrap_used)]
+    #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
     use super::*;
 
     #[rstest::rstest]
@@ -163,6 +183,8 @@ mod tests {
     fn encodes_like_powershell(#[case] plain: &str, #[case] escaped: &str) {
         assert_eq!(encode(plain), escaped);
         assert_eq!(decode(escaped), plain);
+        assert_eq!(decode_owned(escaped.to_owned()), plain);
+        assert_eq!(decode_owned(plain.to_owned()), decode(plain));
     }
 
     #[rstest::rstest]
@@ -184,6 +206,30 @@ mod tests {
             attr,
             quick_xml::escape::escape(encode(plain).as_str()).into_owned()
         );
+    }
+
+    /// The special bytes are exactly the documented set, and the block scan finds the first one
+    /// wherever it sits (in or across 32-byte blocks, in the tail).
+    #[test]
+    fn special_bytes_and_the_block_scan() {
+        for b in 0..=255u8 {
+            let text = !(0x20..0x7F).contains(&b) || matches!(b, b'_' | b'<' | b'>' | b'&');
+            assert_eq!(is_special::<false>(b), text, "{b:#x}");
+            assert_eq!(is_special::<true>(b), text || matches!(b, b'"' | b'\''), "{b:#x}");
+        }
+        for len in [0usize, 1, 31, 32, 33, 64, 100] {
+            let plain = vec![b'x'; len];
+            assert_eq!(plain_prefix_len::<false>(&plain), len);
+            for at in 0..len {
+                for special in [b'<', b'_', 0x01, 0xC3, b'"'] {
+                    let mut v = plain.clone();
+                    v[at] = special;
+                    let want = if special == b'"' { len } else { at };
+                    assert_eq!(plain_prefix_len::<false>(&v), want, "len {len} at {at}");
+                    assert_eq!(plain_prefix_len::<true>(&v), at, "len {len} at {at}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod write;
 
 pub use read::{parse, ClixmlError};
 pub use value::{ClixmlObject, ClixmlValue, Container, DictEntry, PrField, Property};
-pub use write::to_string;
+pub use write::{to_string, write_into};
 
 #[cfg(test)]
 mod tests;

@@ -47,7 +47,7 @@ struct Element {
 
 impl Element {
     fn attr(&self, key: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        attr_of(&self.attrs, key)
     }
 }
 
@@ -57,7 +57,7 @@ pub fn parse(text: &str) -> Result<Option<ClixmlValue>, ClixmlError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     match parse_tree(text)? {
         None => Ok(None),
-        Some(root) => Ok(Some(Converter::default().value(&root)?)),
+        Some(root) => Ok(Some(Converter::default().value(root)?)),
     }
 }
 
@@ -178,23 +178,31 @@ fn num<T: std::str::FromStr>(tag: &str, text: &str) -> Result<T, ClixmlError> {
 }
 
 impl Converter {
-    fn value(&mut self, el: &Element) -> Result<ClixmlValue, ClixmlError> {
+    /// Converts the tree, consuming it: element texts move into the values (no copy of a long string
+    /// without escapes).
+    fn value(&mut self, el: Element) -> Result<ClixmlValue, ClixmlError> {
         use ClixmlValue as V;
-        let t = el.text.as_str();
-        let tag = el.name.as_str();
+        let Element {
+            name,
+            attrs,
+            children,
+            text,
+        } = el;
+        let t = text.as_str();
+        let tag = name.as_str();
         Ok(match tag {
             "Nil" => V::Nil,
-            "S" => V::S(escape::decode(t)),
-            "SBK" => V::SBK(escape::decode(t)),
-            "XD" => V::XD(escape::decode(t)),
+            "S" => V::S(escape::decode_owned(text)),
+            "SBK" => V::SBK(escape::decode_owned(text)),
+            "XD" => V::XD(escape::decode_owned(text)),
             "C" => V::C(num(tag, t)?),
             "B" => V::B(match t.trim() {
                 "true" | "1" => true,
                 "false" | "0" => false,
                 _ => return Err(bad(tag, t)),
             }),
-            "DT" => V::DT(t.to_owned()),
-            "TS" => V::TS(t.to_owned()),
+            "DT" => V::DT(text),
+            "TS" => V::TS(text),
             "By" => V::By(num(tag, t)?),
             "SB" => V::SB(num(tag, t)?),
             "U16" => V::U16(num(tag, t)?),
@@ -215,39 +223,39 @@ impl Converter {
                 )
             }
             "G" => V::G(t.trim().to_owned()),
-            "URI" => V::URI(escape::decode(t)),
+            "URI" => V::URI(escape::decode_owned(text)),
             "Version" => V::Version(t.trim().to_owned()),
             "SemanticVersion" => V::SemanticVersion(t.trim().to_owned()),
             "SS" => V::SS(t.trim().to_owned()),
             "PR" => V::PR(
-                el.children
-                    .iter()
+                children
+                    .into_iter()
                     .map(|c| PrField {
-                        tag: c.name.clone(),
                         text: if c.name == "Nil" {
                             None
                         } else {
-                            Some(escape::decode(&c.text))
+                            Some(escape::decode_owned(c.text))
                         },
+                        tag: c.name,
                     })
                     .collect(),
             ),
             "Ref" => V::Ref(
-                el.attr("RefId")
+                attr_of(&attrs, "RefId")
                     .ok_or(ClixmlError::MissingAttribute {
                         tag: "Ref".into(),
                         attr: "RefId",
                     })?
                     .to_owned(),
             ),
-            "Obj" => V::obj(self.object(el)?),
+            "Obj" => V::obj(self.object(&attrs, children)?),
             other => return Err(ClixmlError::UnknownElement(other.chars().take(64).collect())),
         })
     }
 
-    fn members(&mut self, el: &Element) -> Result<Vec<Property>, ClixmlError> {
-        el.children
-            .iter()
+    fn members(&mut self, children: Vec<Element>) -> Result<Vec<Property>, ClixmlError> {
+        children
+            .into_iter()
             .map(|c| {
                 let name = c.attr("N").map(escape::decode).unwrap_or_default();
                 Ok(Property {
@@ -258,16 +266,20 @@ impl Converter {
             .collect()
     }
 
-    fn items(&mut self, el: &Element) -> Result<Vec<ClixmlValue>, ClixmlError> {
-        el.children.iter().map(|c| self.value(c)).collect()
+    fn items(&mut self, children: Vec<Element>) -> Result<Vec<ClixmlValue>, ClixmlError> {
+        children.into_iter().map(|c| self.value(c)).collect()
     }
 
-    fn object(&mut self, el: &Element) -> Result<ClixmlObject, ClixmlError> {
+    fn object(
+        &mut self,
+        attrs: &[(String, String)],
+        children: Vec<Element>,
+    ) -> Result<ClixmlObject, ClixmlError> {
         let mut o = ClixmlObject {
-            ref_id: el.attr("RefId").map(str::to_owned),
+            ref_id: attr_of(attrs, "RefId").map(str::to_owned),
             ..Default::default()
         };
-        for c in &el.children {
+        for c in children {
             match c.name.as_str() {
                 "TN" => {
                     let names: Vec<String> = c
@@ -297,18 +309,25 @@ impl Converter {
                     o.tn_ref_id = Some(id.to_owned());
                     o.tn_is_ref = true;
                 }
-                "ToString" => o.to_string = Some(escape::decode(&c.text)),
-                "Props" => o.props = self.members(c)?,
-                "MS" => o.ms = self.members(c)?,
-                "LST" => o.container = Some(Container::LST(self.items(c)?)),
-                "IE" => o.container = Some(Container::IE(self.items(c)?)),
-                "STK" => o.container = Some(Container::STK(self.items(c)?)),
-                "QUE" => o.container = Some(Container::QUE(self.items(c)?)),
+                "ToString" => o.to_string = Some(escape::decode_owned(c.text)),
+                "Props" => o.props = self.members(c.children)?,
+                "MS" => o.ms = self.members(c.children)?,
+                "LST" => o.container = Some(Container::LST(self.items(c.children)?)),
+                "IE" => o.container = Some(Container::IE(self.items(c.children)?)),
+                "STK" => o.container = Some(Container::STK(self.items(c.children)?)),
+                "QUE" => o.container = Some(Container::QUE(self.items(c.children)?)),
                 "DCT" => {
                     let mut entries = Vec::new();
-                    for en in c.children.iter().filter(|e| e.name == "En") {
-                        let key = en.children.iter().find(|k| k.attr("N") == Some("Key"));
-                        let value = en.children.iter().find(|k| k.attr("N") == Some("Value"));
+                    for en in c.children.into_iter().filter(|e| e.name == "En") {
+                        // The first child named Key and the first named Value.
+                        let (mut key, mut value) = (None, None);
+                        for k in en.children {
+                            match k.attr("N") {
+                                Some("Key") if key.is_none() => key = Some(k),
+                                Some("Value") if value.is_none() => value = Some(k),
+                                _ => {}
+                            }
+                        }
                         match (key, value) {
                             (Some(k), Some(v)) => entries.push(DictEntry {
                                 key: self.value(k)?,
@@ -324,4 +343,8 @@ impl Converter {
         }
         Ok(o)
     }
+}
+
+fn attr_of<'a>(attrs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    attrs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
 }

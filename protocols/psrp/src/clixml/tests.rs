@@ -186,3 +186,86 @@ fn node_limit_at_n_and_n_plus_one() {
     let over = format!("<Obj><LST>{}</LST></Obj>", "<Nil />".repeat(n - 1));
     assert!(matches!(parse(&over), Err(ClixmlError::TooManyNodes { .. })));
 }
+
+/// `into_json` is the serde form exactly, key order included (compared as JSON text, since map
+/// equality ignores order).
+#[test]
+fn into_json_is_the_serde_form() {
+    let obj = ClixmlObject {
+        ref_id: Some("4".into()),
+        type_names: Some(vec!["A.B".into(), "System.Object".into()]),
+        tn_ref_id: Some("0".into()),
+        tn_is_ref: true,
+        to_string: Some("text".into()),
+        value: Some(ClixmlValue::I32(-3)),
+        container: Some(Container::DCT(vec![DictEntry {
+            key: ClixmlValue::S("k".into()),
+            value: ClixmlValue::obj(ClixmlObject::list(
+                &["L"],
+                vec![ClixmlValue::Nil, ClixmlValue::B(false)],
+            )),
+        }])),
+        props: vec![Property::new("p", ClixmlValue::BA(vec![0, 255]))],
+        ms: vec![Property::new(
+            "m",
+            ClixmlValue::PR(vec![
+                PrField {
+                    tag: "AV".into(),
+                    text: Some("x".into()),
+                },
+                PrField {
+                    tag: "Nil".into(),
+                    text: None,
+                },
+            ]),
+        )],
+    };
+    let values = vec![
+        ClixmlValue::Nil,
+        ClixmlValue::S("a\u{0}é".into()),
+        ClixmlValue::C(97),
+        ClixmlValue::B(true),
+        ClixmlValue::DT("d".into()),
+        ClixmlValue::TS("t".into()),
+        ClixmlValue::By(255),
+        ClixmlValue::SB(-128),
+        ClixmlValue::U16(65535),
+        ClixmlValue::I16(-2),
+        ClixmlValue::U32(u32::MAX),
+        ClixmlValue::I32(i32::MIN),
+        ClixmlValue::U64(u64::MAX),
+        ClixmlValue::I64(i64::MIN),
+        ClixmlValue::I64(5),
+        ClixmlValue::Sg("1.5".into()),
+        ClixmlValue::Db("1E+300".into()),
+        ClixmlValue::D("1.00".into()),
+        ClixmlValue::BA(vec![]),
+        ClixmlValue::G("g".into()),
+        ClixmlValue::URI("u".into()),
+        ClixmlValue::Version("2.3".into()),
+        ClixmlValue::XD("x".into()),
+        ClixmlValue::SBK("s".into()),
+        ClixmlValue::SS("AAAA".into()),
+        ClixmlValue::SemanticVersion("7.4.0".into()),
+        ClixmlValue::Ref("3".into()),
+        ClixmlValue::obj(ClixmlObject::default()),
+        ClixmlValue::obj(obj.clone()),
+        ClixmlValue::obj(ClixmlObject {
+            tn_is_ref: false,
+            container: Some(Container::QUE(vec![])),
+            ..obj.clone()
+        }),
+        ClixmlValue::obj(ClixmlObject {
+            container: Some(Container::IE(vec![ClixmlValue::I32(1)])),
+            ..obj.clone()
+        }),
+        ClixmlValue::obj(ClixmlObject {
+            container: Some(Container::STK(vec![ClixmlValue::obj(obj.clone())])),
+            ..obj
+        }),
+    ];
+    for v in values {
+        let want = serde_json::to_string(&serde_json::to_value(&v).unwrap()).unwrap();
+        assert_eq!(serde_json::to_string(&v.clone().into_json()).unwrap(), want);
+    }
+}

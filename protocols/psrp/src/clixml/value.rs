@@ -144,7 +144,66 @@ mod hex_bytes {
     }
 }
 
+/// `{ tag: inner }`, the serde form of a newtype variant.
+fn tagged(tag: &str, inner: serde_json::Value) -> serde_json::Value {
+    let mut m = serde_json::Map::with_capacity(1);
+    m.insert(tag.to_owned(), inner);
+    serde_json::Value::Object(m)
+}
+
 impl ClixmlValue {
+    /// The serde JSON form of the value (exactly what `serde_json::to_value` gives, key order
+    /// included), built by moving the strings instead of copying them.
+    pub fn into_json(self) -> serde_json::Value {
+        use serde_json::Value as J;
+        let (tag, inner) = match self {
+            Self::Nil => return J::String("Nil".into()),
+            Self::S(s) => ("S", J::String(s)),
+            Self::C(v) => ("C", J::from(v)),
+            Self::B(v) => ("B", J::Bool(v)),
+            Self::DT(s) => ("DT", J::String(s)),
+            Self::TS(s) => ("TS", J::String(s)),
+            Self::By(v) => ("By", J::from(v)),
+            Self::SB(v) => ("SB", J::from(v)),
+            Self::U16(v) => ("U16", J::from(v)),
+            Self::I16(v) => ("I16", J::from(v)),
+            Self::U32(v) => ("U32", J::from(v)),
+            Self::I32(v) => ("I32", J::from(v)),
+            Self::U64(v) => ("U64", J::from(v)),
+            Self::I64(v) => ("I64", J::from(v)),
+            Self::Sg(s) => ("Sg", J::String(s)),
+            Self::Db(s) => ("Db", J::String(s)),
+            Self::D(s) => ("D", J::String(s)),
+            Self::BA(b) => ("BA", J::String(hex::encode(b))),
+            Self::G(s) => ("G", J::String(s)),
+            Self::URI(s) => ("URI", J::String(s)),
+            Self::Version(s) => ("Version", J::String(s)),
+            Self::XD(s) => ("XD", J::String(s)),
+            Self::SBK(s) => ("SBK", J::String(s)),
+            Self::SS(s) => ("SS", J::String(s)),
+            Self::PR(fields) => (
+                "PR",
+                J::Array(
+                    fields
+                        .into_iter()
+                        .map(|f| {
+                            let mut m = serde_json::Map::new();
+                            m.insert("tag".into(), J::String(f.tag));
+                            if let Some(t) = f.text {
+                                m.insert("text".into(), J::String(t));
+                            }
+                            J::Object(m)
+                        })
+                        .collect(),
+                ),
+            ),
+            Self::SemanticVersion(s) => ("SemanticVersion", J::String(s)),
+            Self::Obj(o) => ("Obj", (*o).into_json()),
+            Self::Ref(s) => ("Ref", J::String(s)),
+        };
+        tagged(tag, inner)
+    }
+
     pub fn obj(o: ClixmlObject) -> Self {
         Self::Obj(Box::new(o))
     }
@@ -226,7 +285,84 @@ impl ClixmlValue {
     }
 }
 
+fn members_json(members: Vec<Property>) -> serde_json::Value {
+    serde_json::Value::Array(members.into_iter().map(Property::into_json).collect())
+}
+
+fn items_json(items: Vec<ClixmlValue>) -> serde_json::Value {
+    serde_json::Value::Array(items.into_iter().map(ClixmlValue::into_json).collect())
+}
+
+impl Property {
+    fn into_json(self) -> serde_json::Value {
+        let mut m = serde_json::Map::new();
+        m.insert("name".into(), serde_json::Value::String(self.name));
+        m.insert("value".into(), self.value.into_json());
+        serde_json::Value::Object(m)
+    }
+}
+
+impl Container {
+    fn into_json(self) -> serde_json::Value {
+        match self {
+            Self::LST(v) => tagged("LST", items_json(v)),
+            Self::IE(v) => tagged("IE", items_json(v)),
+            Self::STK(v) => tagged("STK", items_json(v)),
+            Self::QUE(v) => tagged("QUE", items_json(v)),
+            Self::DCT(entries) => tagged(
+                "DCT",
+                serde_json::Value::Array(
+                    entries
+                        .into_iter()
+                        .map(|e| {
+                            let mut m = serde_json::Map::new();
+                            m.insert("key".into(), e.key.into_json());
+                            m.insert("value".into(), e.value.into_json());
+                            serde_json::Value::Object(m)
+                        })
+                        .collect(),
+                ),
+            ),
+        }
+    }
+}
+
 impl ClixmlObject {
+    /// The serde JSON form (field order and skipped fields as the derive), strings moved.
+    fn into_json(self) -> serde_json::Value {
+        use serde_json::Value as J;
+        let strings = |v: Vec<String>| J::Array(v.into_iter().map(J::String).collect());
+        let mut m = serde_json::Map::new();
+        if let Some(v) = self.ref_id {
+            m.insert("refId".into(), J::String(v));
+        }
+        if let Some(v) = self.type_names {
+            m.insert("typeNames".into(), strings(v));
+        }
+        if let Some(v) = self.tn_ref_id {
+            m.insert("tnRefId".into(), J::String(v));
+        }
+        if self.tn_is_ref {
+            m.insert("tnIsRef".into(), J::Bool(true));
+        }
+        if let Some(v) = self.to_string {
+            m.insert("toString".into(), J::String(v));
+        }
+        if let Some(v) = self.value {
+            m.insert("value".into(), v.into_json());
+        }
+        if let Some(v) = self.container {
+            m.insert("container".into(), v.into_json());
+        }
+        if !self.props.is_empty() {
+            m.insert("props".into(), members_json(self.props));
+        }
+        if !self.ms.is_empty() {
+            m.insert("ms".into(), members_json(self.ms));
+        }
+        J::Object(m)
+    }
+
     /// An object with only extended members, the usual shape of a message body.
     pub fn with_ms(ms: Vec<Property>) -> Self {
         Self {

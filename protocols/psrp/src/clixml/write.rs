@@ -9,9 +9,19 @@ use std::fmt::Write;
 
 /// Serialize one value (no `<Objs>` root, no namespace: ERRATA PSRP-4).
 pub fn to_string(value: &ClixmlValue) -> String {
-    let mut w = Writer::default();
+    let mut out = String::new();
+    write_into(&mut out, value);
+    out
+}
+
+/// Append the serialization of `value` to `out` (the bytes of [`to_string`] after what `out` holds).
+pub fn write_into(out: &mut String, value: &ClixmlValue) {
+    let mut w = Writer {
+        out: std::mem::take(out),
+        ..Writer::default()
+    };
     w.value(value, None);
-    w.out
+    *out = w.out;
 }
 
 #[derive(Default)]

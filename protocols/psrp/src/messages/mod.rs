@@ -12,7 +12,7 @@ pub mod runspacepool;
 mod util;
 
 use crate::clixml::{self, ClixmlValue};
-use crate::header::{Destination, Message, MessageType, BOM};
+use crate::header::{Destination, Message, MessageType, MessageView};
 use peercheck_wire::{EncodeError, Guid};
 use schemars::JsonSchema;
 use serde::de::DeserializeOwned;
@@ -24,6 +24,11 @@ pub trait Body: Sized + Default + Serialize + DeserializeOwned + JsonSchema {
     const TYPE: MessageType;
     /// The body as CLIXML (`None` = empty Data).
     fn to_clixml(&self) -> Result<Option<ClixmlValue>, String>;
+    /// [`Body::to_clixml`] of an owned body: the same value, moving what can be moved (a body that
+    /// holds a large value overrides it so the value is not copied).
+    fn into_clixml(self) -> Result<Option<ClixmlValue>, String> {
+        self.to_clixml()
+    }
     /// The typed view of a decoded body; an error names a mandatory member that is missing.
     fn from_clixml(v: Option<&ClixmlValue>) -> Result<Self, String>;
 }
@@ -35,7 +40,7 @@ macro_rules! registry {
             match t {
                 $(MessageType::$ty => {
                     let b: $body = serde_json::from_value(fields).map_err(|e| e.to_string())?;
-                    b.to_clixml()
+                    b.into_clixml()
                 })*
                 _ => Err(format!("no typed body for message type 0x{:08X}", t.0)),
             }
@@ -169,10 +174,10 @@ pub struct Encoded {
 }
 
 /// Split the fields into the envelope and the body.
-fn split_fields(fields: &Value) -> Result<(Envelope, Value), EncodeError> {
+fn split_fields(fields: Value) -> Result<(Envelope, Value), EncodeError> {
     let map = match fields {
         Value::Null => Map::new(),
-        Value::Object(m) => m.clone(),
+        Value::Object(m) => m,
         _ => return Err(EncodeError::new("fields", "expected a map of fields")),
     };
     let (env, body): (Map<String, Value>, Map<String, Value>) = map
@@ -185,6 +190,16 @@ fn split_fields(fields: &Value) -> Result<(Envelope, Value), EncodeError> {
 
 /// Build the message for `{ name: fields }`.
 pub fn encode_structured(name: &str, fields: &Value, d: &EncodeDefaults) -> Result<Encoded, EncodeError> {
+    encode_structured_owned(name, fields.clone(), d)
+}
+
+/// [`encode_structured`] taking the fields by value: large strings move into the message instead
+/// of being copied (the same message, the same errors).
+pub fn encode_structured_owned(
+    name: &str,
+    fields: Value,
+    d: &EncodeDefaults,
+) -> Result<Encoded, EncodeError> {
     let (env, mut body) = split_fields(fields)?;
     let message_type = if name == UNKNOWN {
         MessageType(
@@ -201,10 +216,15 @@ pub fn encode_structured(name: &str, fields: &Value, d: &EncodeDefaults) -> Resu
                 .or_insert_with(|| Value::String(d.protocol_version.clone()));
         }
     }
-    let text = if let Some(raw) = &env.clixml {
-        raw.clone()
+    let bom = env.bom.unwrap_or(d.bom);
+    let with_text = |write: &dyn Fn(&mut String)| bom_and_text(bom, Vec::new(), write);
+    let data = if let Some(raw) = env.clixml {
+        match (bom, raw.is_empty()) {
+            (false, _) | (true, true) => raw.into_bytes(),
+            (true, false) => with_text(&|t| t.push_str(&raw)),
+        }
     } else if let Some(v) = &env.data {
-        clixml::to_string(v)
+        with_text(&|t| clixml::write_into(t, v))
     } else if let Some(raw) = &env.raw {
         return Ok(Encoded {
             message: Message {
@@ -217,18 +237,13 @@ pub fn encode_structured(name: &str, fields: &Value, d: &EncodeDefaults) -> Resu
             object_id: env.object_id,
         });
     } else if name == UNKNOWN {
-        String::new()
+        Vec::new()
     } else {
-        encode_body(message_type, body)
-            .map_err(|e| EncodeError::new(name.to_owned(), e))?
-            .map(|v| clixml::to_string(&v))
-            .unwrap_or_default()
+        match encode_body(message_type, body).map_err(|e| EncodeError::new(name.to_owned(), e))? {
+            Some(v) => with_text(&|t| clixml::write_into(t, &v)),
+            None => Vec::new(),
+        }
     };
-    let mut data = Vec::with_capacity(text.len() + 3);
-    if env.bom.unwrap_or(d.bom) && !text.is_empty() {
-        data.extend_from_slice(&BOM);
-    }
-    data.extend_from_slice(text.as_bytes());
     Ok(Encoded {
         message: Message {
             destination: env.destination.unwrap_or(d.destination),
@@ -239,6 +254,30 @@ pub fn encode_structured(name: &str, fields: &Value, d: &EncodeDefaults) -> Resu
         },
         object_id: env.object_id,
     })
+}
+
+/// Data as the BOM (ERRATA PSRP-4) and the text `write` appends, in one buffer (`buf`, cleared
+/// first, so a spent Data can be reused); the BOM goes only before a non-empty text.
+fn bom_and_text(bom: bool, mut buf: Vec<u8>, write: &dyn Fn(&mut String)) -> Vec<u8> {
+    buf.clear();
+    // An empty buffer is valid UTF-8: no copy, no failure.
+    let mut text = String::from_utf8(buf).unwrap_or_default();
+    if bom {
+        text.push('\u{feff}');
+    }
+    let start = text.len();
+    write(&mut text);
+    if text.len() == start {
+        text.clear();
+    }
+    text.into_bytes()
+}
+
+/// The Data of a message whose body is one value (PIPELINE_OUTPUT, PIPELINE_INPUT): the same bytes
+/// as [`encode_structured`] writes for `{ "value": value }` with `bom`, encoded from a reference
+/// into `buf` (cleared first; pass back a spent Data to reuse its memory).
+pub fn encode_value_data(value: &ClixmlValue, bom: bool, buf: Vec<u8>) -> Vec<u8> {
+    bom_and_text(bom, buf, &|t| clixml::write_into(t, value))
 }
 
 /// Why a message body was rejected: the field (`data` or a member) and the reason.
@@ -252,6 +291,17 @@ pub struct BodyError {
 
 /// The structured form of a decoded message: its name and fields.
 pub fn decode_structured(m: &Message) -> Result<(String, Value), BodyError> {
+    decode_structured_view(&m.view())
+}
+
+/// Bodies that are one whole value (`{ "value": … }`): their typed field is the `data` JSON itself.
+fn is_value_body(t: MessageType) -> bool {
+    matches!(t, MessageType::PIPELINE_OUTPUT | MessageType::PIPELINE_INPUT)
+}
+
+/// [`decode_structured`] of a message whose Data is borrowed (no copy of Data; the decoded value
+/// is converted to JSON once, moving its strings).
+pub fn decode_structured_view(m: &MessageView<'_>) -> Result<(String, Value), BodyError> {
     let (bytes, bom) = m.data_without_bom();
     let known = m.message_type.name();
     let parsed = std::str::from_utf8(bytes)
@@ -271,37 +321,48 @@ pub fn decode_structured(m: &Message) -> Result<(String, Value), BodyError> {
             let mut fields = Map::new();
             fields.insert("messageType".into(), Value::from(m.message_type.0));
             put_header(&mut fields, m, bom);
-            fields.insert("raw".into(), Value::String(hex::encode(&m.data)));
+            fields.insert("raw".into(), Value::String(hex::encode(m.data)));
             return Ok((UNKNOWN.into(), Value::Object(fields)));
         }
     };
     let mut fields = Map::new();
     match known {
         Some(name) => {
-            let body = decode_body(m.message_type, value.as_ref()).map_err(|reason| BodyError {
-                field: "data",
-                reason,
-                limit: None,
-            })?;
+            let no_value = value.is_none();
+            let (body, data) = if is_value_body(m.message_type) {
+                // The typed view is `{ "value": <data> }` (`null` for an empty Data): the same JSON
+                // as decode_body gives, built from the one conversion of the value.
+                let data = value.map(ClixmlValue::into_json);
+                let mut b = Map::new();
+                b.insert("value".into(), data.clone().unwrap_or(Value::Null));
+                (Some(Value::Object(b)), data)
+            } else {
+                let body = decode_body(m.message_type, value.as_ref()).map_err(|reason| BodyError {
+                    field: "data",
+                    reason,
+                    limit: None,
+                })?;
+                (body, value.map(ClixmlValue::into_json))
+            };
             put_header(&mut fields, m, bom);
             if let Some(Value::Object(b)) = body {
-                if value.is_none() && (!m.data.is_empty() || !body_encodes_empty(m.message_type, &b)) {
+                if no_value && (!m.data.is_empty() || !body_encodes_empty(m.message_type, &b)) {
                     // An empty Data (or a lone BOM) where the typed fields would re-encode to other
                     // bytes (a CLIXML value, no BOM): keep what arrived (fuzz finding F1).
-                    fields.insert("raw".into(), Value::String(hex::encode(&m.data)));
+                    fields.insert("raw".into(), Value::String(hex::encode(m.data)));
                 }
                 fields.extend(b);
             }
-            if let Some(v) = &value {
-                fields.insert("data".into(), serde_json::to_value(v).unwrap_or(Value::Null));
+            if let Some(v) = data {
+                fields.insert("data".into(), v);
             }
             Ok((name.to_owned(), Value::Object(fields)))
         }
         None => {
             fields.insert("messageType".into(), Value::from(m.message_type.0));
             put_header(&mut fields, m, bom);
-            if let Some(v) = &value {
-                fields.insert("data".into(), serde_json::to_value(v).unwrap_or(Value::Null));
+            if let Some(v) = value {
+                fields.insert("data".into(), v.into_json());
             }
             Ok((UNKNOWN.into(), Value::Object(fields)))
         }
@@ -323,7 +384,7 @@ fn limit_of(bytes: &[u8]) -> Option<(&'static str, u64, u64)> {
     }
 }
 
-fn put_header(fields: &mut Map<String, Value>, m: &Message, bom: bool) {
+fn put_header(fields: &mut Map<String, Value>, m: &MessageView<'_>, bom: bool) {
     fields.insert(
         "destination".into(),
         serde_json::to_value(m.destination).unwrap_or(Value::Null),

@@ -201,6 +201,9 @@ macro_rules! value_body {
             fn to_clixml(&self) -> Result<Option<ClixmlValue>, String> {
                 Ok(Some(opt(&self.value)))
             }
+            fn into_clixml(self) -> Result<Option<ClixmlValue>, String> {
+                Ok(Some(self.value.unwrap_or(ClixmlValue::Nil)))
+            }
             fn from_clixml(v: Option<&ClixmlValue>) -> Result<Self, String> {
                 Ok(Self { value: v.cloned() })
             }
