@@ -201,8 +201,11 @@ impl Converter {
                 "false" | "0" => false,
                 _ => return Err(bad(tag, t)),
             }),
-            "DT" => V::DT(text),
-            "TS" => V::TS(text),
+            // Types kept as text keep it exactly, `_xHHHH_` decoded as the writer encodes every text
+            // leaf: a value that is not what its type promises (`<D>é😀</D>`) still round-trips
+            // (fuzz finding F2).
+            "DT" => V::DT(escape::decode_owned(text)),
+            "TS" => V::TS(escape::decode_owned(text)),
             "By" => V::By(num(tag, t)?),
             "SB" => V::SB(num(tag, t)?),
             "U16" => V::U16(num(tag, t)?),
@@ -211,9 +214,9 @@ impl Converter {
             "I32" => V::I32(num(tag, t)?),
             "U64" => V::U64(num(tag, t)?),
             "I64" => V::I64(num(tag, t)?),
-            "Sg" => V::Sg(t.trim().to_owned()),
-            "Db" => V::Db(t.trim().to_owned()),
-            "D" => V::D(t.trim().to_owned()),
+            "Sg" => V::Sg(escape::decode_owned(text)),
+            "Db" => V::Db(escape::decode_owned(text)),
+            "D" => V::D(escape::decode_owned(text)),
             "BA" => {
                 let clean: String = t.chars().filter(|c| !c.is_whitespace()).collect();
                 V::BA(
@@ -222,11 +225,11 @@ impl Converter {
                         .map_err(|_| bad(tag, t))?,
                 )
             }
-            "G" => V::G(t.trim().to_owned()),
+            "G" => V::G(escape::decode_owned(text)),
             "URI" => V::URI(escape::decode_owned(text)),
-            "Version" => V::Version(t.trim().to_owned()),
-            "SemanticVersion" => V::SemanticVersion(t.trim().to_owned()),
-            "SS" => V::SS(t.trim().to_owned()),
+            "Version" => V::Version(escape::decode_owned(text)),
+            "SemanticVersion" => V::SemanticVersion(escape::decode_owned(text)),
+            "SS" => V::SS(escape::decode_owned(text)),
             "PR" => V::PR(
                 children
                     .into_iter()
@@ -241,12 +244,11 @@ impl Converter {
                     .collect(),
             ),
             "Ref" => V::Ref(
-                attr_of(&attrs, "RefId")
-                    .ok_or(ClixmlError::MissingAttribute {
-                        tag: "Ref".into(),
-                        attr: "RefId",
-                    })?
-                    .to_owned(),
+                // RefIds are `_x`-decoded like every attribute the writer encodes (fuzz finding F3).
+                escape::decode(attr_of(&attrs, "RefId").ok_or(ClixmlError::MissingAttribute {
+                    tag: "Ref".into(),
+                    attr: "RefId",
+                })?),
             ),
             "Obj" => V::obj(self.object(&attrs, children)?),
             other => return Err(ClixmlError::UnknownElement(other.chars().take(64).collect())),
@@ -276,7 +278,7 @@ impl Converter {
         children: Vec<Element>,
     ) -> Result<ClixmlObject, ClixmlError> {
         let mut o = ClixmlObject {
-            ref_id: attr_of(attrs, "RefId").map(str::to_owned),
+            ref_id: attr_of(attrs, "RefId").map(escape::decode),
             ..Default::default()
         };
         for c in children {
@@ -288,7 +290,7 @@ impl Converter {
                         .filter(|t| t.name == "T")
                         .map(|t| escape::decode(&t.text))
                         .collect();
-                    let id = c.attr("RefId").map(str::to_owned);
+                    let id = c.attr("RefId").map(escape::decode);
                     if let Some(id) = &id {
                         self.type_names.insert(id.clone(), names.clone());
                     }
@@ -296,17 +298,17 @@ impl Converter {
                     o.tn_ref_id = id;
                 }
                 "TNRef" => {
-                    let id = c.attr("RefId").ok_or(ClixmlError::MissingAttribute {
+                    let id = escape::decode(c.attr("RefId").ok_or(ClixmlError::MissingAttribute {
                         tag: "TNRef".into(),
                         attr: "RefId",
-                    })?;
+                    })?);
                     let names = self
                         .type_names
-                        .get(id)
+                        .get(&id)
                         .cloned()
-                        .ok_or_else(|| ClixmlError::UnknownTypeNameRef(id.to_owned()))?;
+                        .ok_or_else(|| ClixmlError::UnknownTypeNameRef(id.clone()))?;
                     o.type_names = Some(names);
-                    o.tn_ref_id = Some(id.to_owned());
+                    o.tn_ref_id = Some(id);
                     o.tn_is_ref = true;
                 }
                 "ToString" => o.to_string = Some(escape::decode_owned(c.text)),

@@ -269,3 +269,35 @@ fn into_json_is_the_serde_form() {
         assert_eq!(serde_json::to_string(&v.clone().into_json()).unwrap(), want);
     }
 }
+
+/// Fuzz finding F2 (docs/fuzzing.md): every type kept as text reads back exactly what was written,
+/// whatever the text: `_x` sequences, characters outside the BMP, control characters, whitespace.
+#[test]
+fn text_kept_types_round_trip_any_text() {
+    let texts = ["é😀\u{202e}", " 1.5 ", "_x0041_", "a\u{1}b", "\t", "<&>\"'"];
+    let makers: [fn(String) -> ClixmlValue; 12] = [
+        ClixmlValue::S,
+        ClixmlValue::SBK,
+        ClixmlValue::XD,
+        ClixmlValue::DT,
+        ClixmlValue::TS,
+        ClixmlValue::Sg,
+        ClixmlValue::Db,
+        ClixmlValue::D,
+        ClixmlValue::G,
+        ClixmlValue::URI,
+        ClixmlValue::Version,
+        ClixmlValue::SemanticVersion,
+    ];
+    for text in texts {
+        for make in makers {
+            let v = make(text.to_owned());
+            assert_eq!(round_trip(&v), v, "{}", to_string(&v));
+        }
+        let ss = ClixmlValue::SS(text.to_owned());
+        assert_eq!(round_trip(&ss), ss);
+        // Fuzz finding F3: attribute values (RefId) too.
+        let r = ClixmlValue::Ref(text.to_owned());
+        assert_eq!(round_trip(&r), r, "{}", to_string(&r));
+    }
+}
