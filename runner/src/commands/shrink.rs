@@ -164,12 +164,12 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
         loaded.scenario.steps.len()
     );
     let mut oracle = None;
-    if !args.no_oracle && (args.oracle_builtin || args.transport.misbehave.is_some()) {
+    if !args.no_oracle && (args.oracle_builtin || args.transport.transport.misbehave.is_some()) {
         let mut correct = args.transport.clone();
-        correct.misbehave = None;
-        correct.target = None;
-        correct.listen = None;
-        correct.exec = None;
+        correct.transport.misbehave = None;
+        correct.transport.target = None;
+        correct.transport.listen = None;
+        correct.transport.exec = None;
         match correct.plan(seed, &loaded.scenario) {
             Ok(p) => match run_once(&loaded, &p).await {
                 Ok(r) if r.verdict == crate::verdict::Verdict::Pass => oracle = Some(p),
