@@ -3,11 +3,17 @@
 //! the insta snapshots.
 //!
 //! Checks per vector (see README.md in this folder for the file format):
-//! - `valid` and `acceptable`: the bytes decode to exactly one message with that name, whose fields
-//!   contain every field the vector gives;
+//! - `valid` and `acceptable`: the vector gives a message; the bytes decode to exactly one message
+//!   with that name, whose fields contain every field the vector gives; the decoded fields encode
+//!   again (`valid`: to exactly these bytes);
 //! - `valid`: the message encodes to exactly these bytes;
-//! - every strict prefix of the bytes fails cleanly (no message, then an error at end of input);
-//! - `invalid`: decoding fails with an error mentioning `error`.
+//! - `invalid`: the vector names an `error`, and decoding fails with an error mentioning it;
+//! - every strict prefix of the bytes fails cleanly (no message of a `valid` or `acceptable`
+//!   vector, and an error at once or at end of input).
+//!
+//! This is the one golden harness: the protocol crates have no golden tests of their own
+//! (golden/tests/golden.rs adds the per-protocol coverage checks, and for NOW the exact field
+//! comparison and the length-field span).
 #![forbid(unsafe_code)]
 
 pub mod export;
@@ -150,7 +156,10 @@ impl Vector {
         let (msgs, err) = self.decode(&bytes)?;
         match self.verdict {
             GoldenVerdict::Invalid => {
-                let want = self.error.as_deref().unwrap_or("");
+                let want = self
+                    .error
+                    .as_deref()
+                    .ok_or_else(|| format!("{}: invalid vector without `error`", self.id))?;
                 match err {
                     None => {
                         return Err(format!(
@@ -175,24 +184,27 @@ impl Vector {
                         msgs.len()
                     ));
                 };
-                if let Some(expected) = &self.message {
-                    let (name, fields) = expected
-                        .as_object()
-                        .and_then(|o| o.iter().next())
-                        .ok_or_else(|| format!("{}: message must be {{ name: {{ fields }} }}", self.id))?;
-                    if &m.name != name {
-                        return Err(format!("{}: decoded as {}, vector says {name}", self.id, m.name));
-                    }
-                    let mut diffs = Vec::new();
-                    contains(fields, &m.fields, &m.name, &mut diffs);
-                    if !diffs.is_empty() {
-                        return Err(format!(
-                            "{}: decoded fields differ: {}",
-                            self.id,
-                            diffs.join("; ")
-                        ));
-                    }
+                let expected = self
+                    .message
+                    .as_ref()
+                    .ok_or_else(|| format!("{}: {:?} vector without `message`", self.id, self.verdict))?;
+                let (name, fields) = expected
+                    .as_object()
+                    .and_then(|o| o.iter().next())
+                    .ok_or_else(|| format!("{}: message must be {{ name: {{ fields }} }}", self.id))?;
+                if &m.name != name {
+                    return Err(format!("{}: decoded as {}, vector says {name}", self.id, m.name));
                 }
+                let mut diffs = Vec::new();
+                contains(fields, &m.fields, &m.name, &mut diffs);
+                if !diffs.is_empty() {
+                    return Err(format!(
+                        "{}: decoded fields differ: {}",
+                        self.id,
+                        diffs.join("; ")
+                    ));
+                }
+                self.check_round_trip(m, &bytes)?;
                 if self.verdict == GoldenVerdict::Valid {
                     let enc = self.encode()?;
                     if enc != bytes {
@@ -204,23 +216,47 @@ impl Vector {
                         ));
                     }
                 }
-                self.check_prefixes(&bytes)?;
             }
+        }
+        self.check_prefixes(&bytes)
+    }
+
+    /// The decoded fields encode again (the structured form loses nothing): to the same bytes for
+    /// a `valid` vector, without error for an `acceptable` one.
+    fn check_round_trip(&self, m: &Decoded, bytes: &[u8]) -> Result<(), String> {
+        let mut form = serde_json::Map::new();
+        form.insert(m.name.clone(), m.fields.clone());
+        let proto = protocol_of(&self.id)?;
+        let mut s = proto.new_session(&self.options(self.sender()?))?;
+        let again = s
+            .encode(&serde_json::Value::Object(form))
+            .map_err(|e| format!("{}: re-encode of the decoded fields: {e}", self.id))?;
+        if self.verdict == GoldenVerdict::Valid && again != bytes {
+            return Err(format!(
+                "{}: the decoded fields re-encode to {}, the vector is {}",
+                self.id,
+                hex::encode(&again),
+                hex::encode(bytes)
+            ));
         }
         Ok(())
     }
 
-    /// Every strict prefix must yield no message and an error at end of input.
+    /// Every strict prefix must fail: an error at once or at end of input, and no message
+    /// (a prefix of an `invalid` vector may decode messages before its bad part).
     fn check_prefixes(&self, bytes: &[u8]) -> Result<(), String> {
-        for k in 0..bytes.len() {
+        for k in 1..bytes.len() {
             let prefix = bytes.get(..k).unwrap_or(&[]);
             let (msgs, err) = self.decode(prefix)?;
-            if k > 0 && err.is_none() {
+            if err.is_none() {
                 return Err(format!(
                     "{}: the {k}-byte prefix decoded cleanly ({} message(s))",
                     self.id,
                     msgs.len()
                 ));
+            }
+            if !msgs.is_empty() && self.verdict != GoldenVerdict::Invalid {
+                return Err(format!("{}: the {k}-byte prefix decoded a message", self.id));
             }
         }
         Ok(())
@@ -258,22 +294,43 @@ pub fn contains(
     path: &str,
     diffs: &mut Vec<String>,
 ) {
+    compare(expected, actual, path, false, diffs);
+}
+
+/// [`contains`] for the golden vectors themselves: only objects may have more fields than the
+/// vector names; lists and everything in them, and numbers, must be exactly as written.
+pub fn contains_exactly(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+    diffs: &mut Vec<String>,
+) {
+    compare(expected, actual, path, true, diffs);
+}
+
+fn compare(
+    expected: &serde_json::Value,
+    actual: &serde_json::Value,
+    path: &str,
+    exact: bool,
+    diffs: &mut Vec<String>,
+) {
     use serde_json::Value;
     match (expected, actual) {
         (Value::Object(e), Value::Object(a)) => {
             for (k, v) in e {
                 match a.get(k) {
-                    Some(av) => contains(v, av, &format!("{path}.{k}"), diffs),
+                    Some(av) => compare(v, av, &format!("{path}.{k}"), exact, diffs),
                     None => diffs.push(format!("{path}.{k} missing")),
                 }
             }
         }
-        (Value::Array(e), Value::Array(a)) if e.len() == a.len() => {
+        (Value::Array(e), Value::Array(a)) if !exact && e.len() == a.len() => {
             for (i, (x, y)) in e.iter().zip(a).enumerate() {
-                contains(x, y, &format!("{path}[{i}]"), diffs);
+                compare(x, y, &format!("{path}[{i}]"), exact, diffs);
             }
         }
-        (Value::Number(x), Value::Number(y)) if x.as_f64() == y.as_f64() => {}
+        (Value::Number(x), Value::Number(y)) if !exact && x.as_f64() == y.as_f64() => {}
         (x, y) if x == y => {}
         (x, y) => diffs.push(format!("{path}: expected {x}, got {y}")),
     }

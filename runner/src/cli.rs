@@ -83,10 +83,12 @@ pub enum Builtin {
     Stdio,
 }
 
-#[derive(Debug, Args)]
-pub struct RunArgs {
-    #[command(flatten)]
-    pub select: SelectArgs,
+// Where the implementation under test is, for `run`, `replay`, `shrink` and `fuzz`: one set of
+// flags, one `target()`. A command that words a flag differently says so with
+// `#[command(mut_arg(...))]` (help text, extra conflicts) on its own args struct. No doc comment
+// here: on a flattened struct it would replace the command's about text.
+#[derive(Debug, Clone, Args)]
+pub struct TransportArgs {
     /// The implementation is a server here: tcp://HOST:PORT.
     #[arg(long, conflicts_with_all = ["listen", "builtin"])]
     pub target: Option<String>,
@@ -102,6 +104,54 @@ pub struct RunArgs {
     /// With the built-in simulator: make it exhibit this misbehaviour.
     #[arg(long)]
     pub misbehave: Option<String>,
+}
+
+impl TransportArgs {
+    /// The transport these flags name: `--target` (the implementation is a server), `--listen`
+    /// with `--exec` (a client), `--exec` alone (stdio), else the built-in simulator (tcp unless
+    /// `--builtin stdio`), with `--misbehave` if given (which no other transport takes).
+    pub fn target(&self) -> Result<crate::transport::Target, String> {
+        use crate::transport::Target;
+        if self.misbehave.is_some() && (self.target.is_some() || self.listen.is_some() || self.exec.is_some())
+        {
+            return Err("--misbehave applies to the built-in simulator only".into());
+        }
+        if let Some(t) = &self.target {
+            let addr = t
+                .strip_prefix("tcp://")
+                .ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
+            return Ok(Target::Connect(addr.to_owned()));
+        }
+        if let Some(l) = &self.listen {
+            let addr = l
+                .strip_prefix("tcp://")
+                .ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
+            let exec = self
+                .exec
+                .clone()
+                .ok_or("--listen needs --exec 'client command {addr}'")?;
+            return Ok(Target::Listen {
+                addr: addr.to_owned(),
+                exec,
+            });
+        }
+        if let Some(e) = &self.exec {
+            return Ok(Target::Exec(e.clone()));
+        }
+        let misbehave = self.misbehave.clone();
+        Ok(match self.builtin.unwrap_or(Builtin::Tcp) {
+            Builtin::Tcp => Target::BuiltinTcp { misbehave },
+            Builtin::Stdio => Target::BuiltinStdio { misbehave },
+        })
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub select: SelectArgs,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// PSRP framing on a byte stream: outofproc (default) or fragments.
     #[arg(long, value_parser = ["outofproc", "fragments"])]
     pub framing: Option<String>,

@@ -2,9 +2,8 @@
 //! observed from the raw bytes a plain TCP client receives.
 #![allow(clippy::unwrap_used, clippy::panic, clippy::indexing_slicing)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A client capset (version 1.6, every exec style + IO redirection, heartbeat flag clear).
@@ -12,21 +11,17 @@ const CAPSET: &str = "0e000000 10 01 0000 0100 0600 0100 1f00 7f10 00000000";
 /// exec.shell, session 5, IO redirection, command "echo hi".
 const SHELL: &str = "11000000 13 12 0010 05000000 07 6563686f206869 00 0000 0000";
 
-struct Sim {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::Listening as Sim;
 
 fn sim(faults: &[&str]) -> Sim {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_peercheck"));
-    cmd.args([
+    let extra: Vec<&str> = faults.iter().flat_map(|f| ["--fault", f]).collect();
+    simulate(&extra)
+}
+
+/// The NOW agent on a loopback port, with `extra` flags.
+fn simulate(extra: &[&str]) -> Sim {
+    let mut args = vec![
         "simulate",
         "--protocol",
         "now",
@@ -35,21 +30,9 @@ fn sim(faults: &[&str]) -> Sim {
         "--listen",
         "127.0.0.1:0",
         "--quiet",
-    ]);
-    for f in faults {
-        cmd.args(["--fault", f]);
-    }
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::null()).spawn().unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("bad banner {line:?}"))
-        .to_owned();
-    Sim { child, addr }
+    ];
+    args.extend_from_slice(extra);
+    Sim::start(&args)
 }
 
 fn hex(s: &str) -> Vec<u8> {
@@ -205,30 +188,7 @@ fn fault_scripts_target_the_nth_message() {
         "faults:\n  - { target: channel.capset, nth: 2, fault: drop }\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_peercheck"))
-        .args([
-            "simulate",
-            "--protocol",
-            "now",
-            "--role",
-            "server",
-            "--listen",
-            "127.0.0.1:0",
-            "--quiet",
-            "--faults",
-            f.to_str().unwrap(),
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let s = Sim {
-        child,
-        addr: line.trim().trim_start_matches("listening on ").to_owned(),
-    };
+    let s = simulate(&["--faults", f.to_str().unwrap()]);
     // One connection: the 1st capset answer is written; the counter is per connection.
     let (b, _, _) = exchange(&s, &[], W);
     assert_eq!(b.len(), 22);

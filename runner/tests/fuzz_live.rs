@@ -6,9 +6,11 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+
 fn peercheck() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_peercheck"));
-    c.current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."));
+    let mut c = common::peercheck(&[]);
+    c.current_dir(common::repo());
     c
 }
 

@@ -15,19 +15,11 @@
     clippy::expect_used
 )]
 
-use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_peercheck")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
+mod common;
+use common::{peercheck, repo, steps_of, Listening};
 
 /// The venv's python, or `None` after a loud skip note (a failure under CI).
 fn python() -> Option<PathBuf> {
@@ -62,32 +54,6 @@ fn shim(py: &Path, name: &str) -> String {
     )
 }
 
-/// Wait for `c` at most `secs`; kill and reap it past that.
-fn wait_for(c: &mut Child, secs: u64, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(s) = c.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            c.kill().ok();
-            let _ = c.wait();
-            panic!("{what} ran longer than {secs}s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A child killed and reaped when dropped (a failed assertion leaves nothing running).
-struct Reaped(Child);
-
-impl Drop for Reaped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Everything a finished process wrote.
 struct Done {
     code: Option<i32>,
@@ -95,37 +61,12 @@ struct Done {
 }
 
 /// Run `cmd` to the end (bounded), stdout and stderr together.
-fn run(mut cmd: Command, secs: u64, what: &str) -> Done {
-    let mut c = Reaped(
-        cmd.current_dir(repo())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let (mut o, mut e) = (c.0.stdout.take().unwrap(), c.0.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        o.read_to_string(&mut s).ok();
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        e.read_to_string(&mut s).ok();
-        s
-    });
-    let status = wait_for(&mut c.0, secs, what);
+fn run(cmd: Command, secs: u64, what: &str) -> Done {
+    let o = common::run_bounded(cmd, None, secs, what);
     Done {
-        code: status.code(),
-        out: format!("{}{}", t_out.join().unwrap(), t_err.join().unwrap()),
+        code: o.status.code(),
+        out: common::text(&o),
     }
-}
-
-fn peercheck(args: &[&str]) -> Command {
-    let mut c = Command::new(bin());
-    c.args(args);
-    c
 }
 
 /// `peercheck record --exec <psrpcore server>` with the psrpcore client connecting to it; the
@@ -162,39 +103,8 @@ fn record_with(
         "30",
     ];
     args.extend_from_slice(extra);
-    let mut rec = Reaped(
-        peercheck(&args)
-            .current_dir(repo())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    // The banner `listening on ADDR` is the first stdout line; the rest of stdout is drained.
-    let stdout = rec.0.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut r = BufReader::new(stdout);
-        let mut line = String::new();
-        r.read_line(&mut line).ok();
-        tx.send(line).ok();
-        std::io::copy(&mut r, &mut std::io::sink()).ok();
-    });
-    let mut err = rec.0.stderr.take().unwrap();
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        err.read_to_string(&mut s).ok();
-        s
-    });
-    let banner = rx
-        .recv_timeout(Duration::from_secs(20))
-        .expect("record printed no banner within 20s");
-    let addr = banner
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("no address in the banner: {banner:?}"))
-        .to_owned();
+    let rec = Listening::start(&args);
+    let addr = rec.addr.clone();
     let mut client = Command::new(py);
     client.args([
         repo().join("adapters/psrpcore/client.py").display().to_string(),
@@ -204,8 +114,7 @@ fn record_with(
     ]);
     client.args(client_extra);
     let c = run(client, 40, "the psrpcore client");
-    let status = wait_for(&mut rec.0, 30, "peercheck record");
-    let log = t_err.join().unwrap();
+    let (status, log) = rec.finish(30);
     assert_eq!(
         c.code,
         Some(0),
@@ -214,14 +123,6 @@ fn record_with(
     );
     assert!(status.success(), "{log}");
     (std::fs::read_to_string(out).unwrap(), log)
-}
-
-/// The step lines of a scenario written by `record` (one line per step).
-fn steps_of(yaml: &str) -> Vec<String> {
-    yaml.lines()
-        .filter(|l| l.starts_with("  - "))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// The 1-based number of the first step line starting with `prefix`.

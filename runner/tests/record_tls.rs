@@ -9,116 +9,15 @@
     clippy::expect_used
 )]
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::path::Path;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_peercheck")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
-
-fn wait_for(c: &mut Child, secs: u64, what: &str) -> ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(s) = c.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            c.kill().ok();
-            let _ = c.wait();
-            panic!("{what} ran longer than {secs}s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// A peercheck process that prints `listening on ADDR` first; killed and reaped on drop.
-struct Listening {
-    child: Child,
-    addr: String,
-    stderr: Option<std::thread::JoinHandle<String>>,
-}
-
-impl Listening {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(bin())
-            .args(args)
-            .current_dir(repo())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let out = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            let mut r = BufReader::new(out);
-            let mut line = String::new();
-            r.read_line(&mut line).ok();
-            tx.send(line).ok();
-            std::io::copy(&mut r, &mut std::io::sink()).ok();
-        });
-        let mut err = child.stderr.take().unwrap();
-        let stderr = std::thread::spawn(move || {
-            let mut s = String::new();
-            err.read_to_string(&mut s).ok();
-            s
-        });
-        let mut me = Self {
-            child,
-            addr: String::new(),
-            stderr: Some(stderr),
-        };
-        let line = rx
-            .recv_timeout(Duration::from_secs(20))
-            .expect("no `listening on` banner within 20s");
-        me.addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address: {line:?}"))
-            .to_owned();
-        me
-    }
-
-    fn finish(mut self, secs: u64) -> (ExitStatus, String) {
-        let status = wait_for(&mut self.child, secs, "peercheck record");
-        let log = self.stderr.take().unwrap().join().unwrap();
-        (status, log)
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+mod common;
+use common::Listening;
 
 /// Run peercheck to the end (bounded): exit code and everything it printed.
 fn run(args: &[&str]) -> (Option<i32>, String) {
-    let mut c = Command::new(bin())
-        .args(args)
-        .current_dir(repo())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (mut o, mut e) = (c.stdout.take().unwrap(), c.stderr.take().unwrap());
-    let t = std::thread::spawn(move || {
-        let mut s = String::new();
-        o.read_to_string(&mut s).ok();
-        e.read_to_string(&mut s).ok();
-        s
-    });
-    let status = wait_for(&mut c, 60, "peercheck");
-    (status.code(), t.join().unwrap())
+    let o = common::run_bounded(common::peercheck(args), None, 60, "peercheck");
+    (o.status.code(), common::text(&o))
 }
 
 /// Record the simulator's Inedo SSL client ↔ server through `record` (with `extra` flags).

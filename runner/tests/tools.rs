@@ -12,128 +12,23 @@
 use peercheck_golden::export::Export;
 use peercheck_golden::{protocol_of, GoldenVerdict};
 use peercheck_wire::session::{Role, SessionOptions};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Output;
 
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_peercheck")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
-}
+mod common;
+use common::{bin, steps_of, text, Listening};
 
 /// Run the binary with `args` (and `stdin`), killed after `secs`.
 fn run_in(args: &[&str], stdin: Option<&str>, secs: u64) -> Output {
-    let mut c = Command::new(bin())
-        .args(args)
-        .current_dir(repo())
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        c.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    let (mut out, mut err) = (c.stdout.take().unwrap(), c.stderr.take().unwrap());
-    let t_out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        out.read_to_end(&mut v).ok();
-        v
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        err.read_to_end(&mut v).ok();
-        v
-    });
-    let status = wait_for(&mut c, secs);
-    Output {
-        status,
-        stdout: t_out.join().unwrap(),
-        stderr: t_err.join().unwrap(),
-    }
+    common::run_bounded(common::peercheck(args), stdin, secs, "a peercheck process")
 }
 
 fn run(args: &[&str]) -> Output {
     run_in(args, None, 60)
 }
 
-fn wait_for(c: &mut Child, secs: u64) -> std::process::ExitStatus {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if let Some(s) = c.try_wait().unwrap() {
-            return s;
-        }
-        if Instant::now() > deadline {
-            c.kill().ok();
-            let _ = c.wait();
-            panic!("a peercheck process ran longer than {secs}s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-/// A long-running peercheck process that prints `listening on ADDR` first; killed on drop.
-struct Listening {
-    child: Child,
-    addr: String,
-}
-
-impl Listening {
-    fn start(args: &[&str]) -> Self {
-        let mut child = Command::new(bin())
-            .args(args)
-            .current_dir(repo())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let addr = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no address: {line}"))
-            .to_owned();
-        Self { child, addr }
-    }
-
-    /// Wait (bounded) for the process to end; its stderr.
-    fn finish(mut self, secs: u64) -> (std::process::ExitStatus, String) {
-        let status = wait_for(&mut self.child, secs);
-        let mut err = String::new();
-        self.child.stderr.take().unwrap().read_to_string(&mut err).ok();
-        (status, err)
-    }
-}
-
-impl Drop for Listening {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The first valid vector of each protocol (from golden/).
@@ -437,13 +332,6 @@ fn golden_verify_reports_a_wrong_shim_field_by_field() {
         !out.contains("DISAGREE now.channel.capset"),
         "capsets have no session id: {out}"
     );
-}
-
-fn steps_of(yaml: &str) -> Vec<String> {
-    yaml.lines()
-        .filter(|l| l.starts_with("  - "))
-        .map(str::to_owned)
-        .collect()
 }
 
 /// Record NOW between the simulator's client and server; the scenario passes against the correct

@@ -17,7 +17,7 @@
 //!
 //! Only the server role is wrapped: the modes describe servers (`peercheck fuzz` drives servers).
 
-use crate::peer::{Misbehaviour, Output, Peer, PeerConfig};
+use crate::peer::{Misbehaviour, Observable, Output, Peer, PeerConfig};
 use peercheck_wire::session::{ProtocolDef, Role, SessionOptions, WireSession};
 use peercheck_wire::DecodeErrorKind;
 use std::collections::BTreeMap;
@@ -118,6 +118,8 @@ pub fn with_generic(protocol: &'static str, own: &'static [Misbehaviour]) -> &'s
         v.extend(MODES.iter().map(|(_, name, description)| Misbehaviour {
             name,
             role: Role::Server,
+            // The effect outlives the connection (see the table above).
+            observable: Observable::SecondConnection,
             description,
         }));
         Box::leak(v.into_boxed_slice())
@@ -576,11 +578,17 @@ mod tests {
         static OWN: &[Misbehaviour] = &[Misbehaviour {
             name: "own",
             role: Role::Client,
+            observable: Observable::Wire,
             description: "d",
         }];
         let l = with_generic("test-proto", OWN);
         assert_eq!(l.first().map(|m| m.name), Some("own"));
         assert_eq!(l.len(), 1 + MODES.len());
+        // The generic bugs show on later connections; a protocol's own modes say for themselves.
+        assert!(l
+            .iter()
+            .skip(1)
+            .all(|m| m.observable == Observable::SecondConnection));
         assert!(std::ptr::eq(l, with_generic("test-proto", OWN)));
     }
 }

@@ -17,4 +17,4 @@ pub mod now;
 pub mod psrp;
 
 pub use driver::{drive, DriveConfig, DriveOutcome, Link};
-pub use peer::{Misbehaviour, Output, Peer, PeerConfig};
+pub use peer::{Misbehaviour, Observable, Output, Peer, PeerConfig};

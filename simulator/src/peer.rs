@@ -129,10 +129,25 @@ pub trait Peer: Send + std::fmt::Debug {
     }
 }
 
-/// A misbehaviour mode: name (as given to `--misbehave`) and the bug it imitates.
+/// A misbehaviour mode: name (as given to `--misbehave`), the bug it imitates, and where a test
+/// can see it.
 #[derive(Debug, Clone, Copy)]
 pub struct Misbehaviour {
     pub name: &'static str,
     pub role: Role,
+    pub observable: Observable,
     pub description: &'static str,
+}
+
+/// Where a misbehaviour shows (what `peercheck selftest` expects of the catalogue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Observable {
+    /// On the connection that triggers it: a catalogue scenario must catch it.
+    Wire,
+    /// On later connections (a hang, a crash, a disconnect loop): a scenario runs on one
+    /// connection, so where none catches it, it is left to `peercheck fuzz`, whose liveness probe
+    /// opens a fresh connection.
+    SecondConnection,
+    /// Nowhere: no test on the wire can tell it from correct behaviour; the proof.
+    None(&'static str),
 }

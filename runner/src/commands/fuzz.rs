@@ -2,10 +2,18 @@
 //! liveness probe after every case. The campaign itself is in `crate::fuzzing`; docs/fuzzing.md.
 
 use super::exit;
-use crate::cli::Builtin;
 use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
+#[command(
+    mut_arg("target", |a| a
+        .help("The implementation is a server here: tcp://127.0.0.1:PORT (loopback only)")
+        .conflicts_with("exec")),
+    mut_arg("listen", |a| a.hide(true)),
+    mut_arg("exec", |a| a.help("stdio mode: spawn this per case and speak on its stdin/stdout ({protocol}, {profile})")),
+    mut_arg("builtin", |a| a.help("The built-in simulator: `tcp` (default; a `peercheck simulate --listen` child process serving every connection) or `stdio` (a child per case)")),
+    mut_arg("misbehave", |a| a.help("With the built-in simulator: make it exhibit this misbehaviour (e.g. bug-crash-on-short-body)"))
+)]
 pub struct FuzzArgs {
     /// Scenario folder or file to start from (the catalogue).
     #[arg(default_value = "scenarios")]
@@ -16,19 +24,8 @@ pub struct FuzzArgs {
     /// Profile per protocol (repeatable), e.g. now-1.3. Default: each protocol's first.
     #[arg(long)]
     pub profile: Vec<String>,
-    /// The implementation is a server here: tcp://127.0.0.1:PORT (loopback only).
-    #[arg(long, conflicts_with_all = ["exec", "builtin"])]
-    pub target: Option<String>,
-    /// stdio mode: spawn this per case and speak on its stdin/stdout ({protocol}, {profile}).
-    #[arg(long, conflicts_with = "builtin")]
-    pub exec: Option<String>,
-    /// The built-in simulator: `tcp` (default; a `peercheck simulate --listen` child process serving
-    /// every connection) or `stdio` (a child per case).
-    #[arg(long, value_enum)]
-    pub builtin: Option<Builtin>,
-    /// With the built-in simulator: make it exhibit this misbehaviour (e.g. bug-crash-on-short-body).
-    #[arg(long)]
-    pub misbehave: Option<String>,
+    #[command(flatten)]
+    pub transport: crate::cli::TransportArgs,
     /// Session parameter for both sides, `key=value` or `protocol:key=value` (repeatable).
     #[arg(long)]
     pub param: Vec<String>,

@@ -1,7 +1,7 @@
 //! `peercheck run`: the scenario runner.
 
 use super::{chosen_profiles, exit, load_selected};
-use crate::cli::{params_for, Builtin, RunArgs};
+use crate::cli::{params_for, RunArgs};
 use crate::engine::{self, Outcome, Timing};
 use crate::expectations::{self, Expectation, Expectations, ExpectationsFile};
 use crate::protocols;
@@ -146,7 +146,7 @@ async fn execute_in_order(
 }
 
 pub async fn run(args: &RunArgs) -> i32 {
-    let target = match target_of(args) {
+    let target = match args.transport.target() {
         Ok(t) => t,
         Err(e) => {
             eprintln!("error: {e}");
@@ -344,42 +344,6 @@ pub async fn run(args: &RunArgs) -> i32 {
         );
     }
     code
-}
-
-fn target_of(args: &RunArgs) -> Result<Target, String> {
-    if let Some(t) = &args.target {
-        let addr = t
-            .strip_prefix("tcp://")
-            .ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
-        return Ok(Target::Connect(addr.to_owned()));
-    }
-    if let Some(l) = &args.listen {
-        let addr = l
-            .strip_prefix("tcp://")
-            .ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
-        let exec = args
-            .exec
-            .clone()
-            .ok_or("--listen needs --exec 'client command {addr}'")?;
-        return Ok(Target::Listen {
-            addr: addr.to_owned(),
-            exec,
-        });
-    }
-    if let Some(e) = &args.exec {
-        return Ok(Target::Exec(e.clone()));
-    }
-    if args.misbehave.is_some() && args.builtin.is_none() && args.target.is_some() {
-        return Err("--misbehave applies to the built-in simulator only".into());
-    }
-    Ok(match args.builtin.unwrap_or(Builtin::Tcp) {
-        Builtin::Tcp => Target::BuiltinTcp {
-            misbehave: args.misbehave.clone(),
-        },
-        Builtin::Stdio => Target::BuiltinStdio {
-            misbehave: args.misbehave.clone(),
-        },
-    })
 }
 
 /// Run one scenario; the bool says whether the implementation was unreachable.

@@ -12,7 +12,7 @@ use super::exit;
 use crate::commands::run::ExecPlan;
 use crate::scenario::{LoadedScenario, Scenario};
 use crate::tools::scenario_yaml;
-use crate::tools::shrinker::{self, Signature};
+use crate::tools::shrinker::{self, Signature, Trial};
 use crate::tools::target::{load_one, run_once, seed_or_clock, TargetArgs};
 use std::path::PathBuf;
 
@@ -50,10 +50,14 @@ struct Shrinker<'a> {
 }
 
 impl Shrinker<'_> {
-    /// Does `candidate` still fail the same way?
-    async fn reproduces(&mut self, candidate: &Scenario) -> bool {
-        if self.runs >= self.max_runs || candidate.steps.is_empty() {
-            return false;
+    /// The oracle: does `candidate` still fail the same way (and, with an oracle plan, pass on
+    /// the correct simulator)?
+    async fn trial(&mut self, candidate: &Scenario) -> Trial<()> {
+        if self.runs >= self.max_runs {
+            return Trial::OutOfRuns;
+        }
+        if candidate.steps.is_empty() {
+            return Trial::Lost;
         }
         self.runs += 1;
         let mut loaded = self.template.clone();
@@ -62,7 +66,7 @@ impl Shrinker<'_> {
             Ok(r) => shrinker::signature(candidate, &r).is_some_and(|s| s == self.want),
             Err(_) => false,
         };
-        match &self.oracle {
+        let reproduced = match &self.oracle {
             Some(o) if same => {
                 self.runs += 1;
                 run_once(&loaded, o)
@@ -70,54 +74,12 @@ impl Shrinker<'_> {
                     .is_ok_and(|r| r.verdict == crate::verdict::Verdict::Pass)
             }
             _ => same,
+        };
+        if reproduced {
+            Trial::Reproduced(())
+        } else {
+            Trial::Lost
         }
-    }
-
-    /// Remove chunks of steps, halving the chunk size down to single steps.
-    async fn fewer_steps(&mut self, mut s: Scenario) -> Scenario {
-        let mut chunk = (s.steps.len() / 2).max(1);
-        loop {
-            let mut removed = false;
-            let mut at = 0;
-            while at < s.steps.len() && self.runs < self.max_runs {
-                let c = shrinker::without(&s, at, chunk);
-                if self.reproduces(&c).await {
-                    s = c;
-                    removed = true;
-                } else {
-                    at += chunk;
-                }
-            }
-            if chunk == 1 && !removed || self.runs >= self.max_runs {
-                return s;
-            }
-            if !removed {
-                chunk = (chunk / 2).max(1);
-            }
-        }
-    }
-
-    /// Simplify each step's fields until no single change keeps the failure.
-    async fn simpler_fields(&mut self, mut s: Scenario) -> Scenario {
-        for i in 0..s.steps.len() {
-            'again: while let Some(step) = s.steps.get(i) {
-                for c in shrinker::step_candidates(step, &shrinker::linked_values(&s.steps)) {
-                    if self.runs >= self.max_runs {
-                        return s;
-                    }
-                    let mut trial = s.clone();
-                    if let Some(slot) = trial.steps.get_mut(i) {
-                        *slot = c;
-                    }
-                    if self.reproduces(&trial).await {
-                        s = trial;
-                        continue 'again;
-                    }
-                }
-                break;
-            }
-        }
-        s
     }
 }
 
@@ -164,12 +126,12 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
         loaded.scenario.steps.len()
     );
     let mut oracle = None;
-    if !args.no_oracle && (args.oracle_builtin || args.transport.misbehave.is_some()) {
+    if !args.no_oracle && (args.oracle_builtin || args.transport.transport.misbehave.is_some()) {
         let mut correct = args.transport.clone();
-        correct.misbehave = None;
-        correct.target = None;
-        correct.listen = None;
-        correct.exec = None;
+        correct.transport.misbehave = None;
+        correct.transport.target = None;
+        correct.transport.listen = None;
+        correct.transport.exec = None;
         match correct.plan(seed, &loaded.scenario) {
             Ok(p) => match run_once(&loaded, &p).await {
                 Ok(r) if r.verdict == crate::verdict::Verdict::Pass => oracle = Some(p),
@@ -192,17 +154,18 @@ pub async fn run(args: &ShrinkArgs) -> i32 {
     };
     // Steps after the failing one never run.
     let mut s = loaded.scenario.clone();
+    let mut oracle = async |c: &Scenario| sh.trial(c).await;
     if let Some(step) = first.step {
         let cut = shrinker::without(&s, step, s.steps.len());
-        if cut.steps.len() < s.steps.len() && sh.reproduces(&cut).await {
+        if cut.steps.len() < s.steps.len() && oracle(&cut).await == Trial::Reproduced(()) {
             s = cut;
         }
     }
-    let s = sh.fewer_steps(s).await;
-    let s = sh.simpler_fields(s).await;
+    let s = shrinker::fewer_steps(s, &mut oracle).await;
+    let s = shrinker::simpler_fields(s, &mut oracle).await;
     // The result must still fail (a last run, not counted against --max-runs).
     sh.max_runs = sh.runs + 1;
-    if !sh.reproduces(&s).await {
+    if sh.trial(&s).await != Trial::Reproduced(()) {
         eprintln!("error: the shrunk scenario does not reproduce the failure (a flaky implementation?)");
         return exit::FAILURES;
     }

@@ -83,13 +83,13 @@ pub fn write(
         "scenario": case.base.id,
         "step": case.step + 1,
         "mutation": case.mutation.describe(),
-        "misbehave": args.misbehave,
-        "target": args.target,
-        "exec": args.exec,
+        "misbehave": args.transport.misbehave,
+        "target": args.transport.target,
+        "exec": args.transport.exec,
         "reproduce": format!(
             "peercheck run {} -j 1{}",
             dir.display(),
-            args.misbehave.as_ref().map(|m| format!(" --misbehave {m}")).unwrap_or_default()
+            args.transport.misbehave.as_ref().map(|m| format!(" --misbehave {m}")).unwrap_or_default()
         ),
     });
     let text = serde_json::to_string_pretty(&info).map_err(|e| e.to_string())?;

@@ -17,6 +17,7 @@ use crate::commands::fuzz::FuzzArgs;
 use crate::engine::{self, Outcome, RunRecord, Timing};
 use crate::scenario::model::Step;
 use crate::scenario::Scenario;
+use crate::transport::Target;
 use peercheck_simulator::driver::Link;
 use peercheck_wire::session::{ProtocolDef, Role, SessionOptions};
 use peercheck_wire::span::FieldSpan;
@@ -116,12 +117,10 @@ impl Under {
         profile: &str,
         params: &BTreeMap<String, String>,
     ) -> Result<Self, FuzzError> {
-        if let Some(m) = &args.misbehave {
-            if args.target.is_some() || args.exec.is_some() {
-                return Err(FuzzError::Usage(
-                    "--misbehave applies to the built-in simulator only".into(),
-                ));
-            }
+        let transport = args.transport.target().map_err(FuzzError::Usage)?;
+        if let Target::BuiltinTcp { misbehave: Some(m) } | Target::BuiltinStdio { misbehave: Some(m) } =
+            &transport
+        {
             if !crate::protocols::misbehaviours(protocol)
                 .iter()
                 .any(|x| x.name == m)
@@ -131,40 +130,45 @@ impl Under {
                 )));
             }
         }
-        let shape = if let Some(t) = &args.target {
-            let addr = t.strip_prefix("tcp://").ok_or_else(|| {
-                FuzzError::Usage(format!("--target `{t}` must look like tcp://127.0.0.1:PORT"))
-            })?;
-            target::loopback_only(addr).map_err(FuzzError::Usage)?;
-            Shape::External {
-                addr: addr.to_owned(),
+        let shape = match transport {
+            Target::Connect(addr) => {
+                target::loopback_only(&addr).map_err(FuzzError::Usage)?;
+                Shape::External { addr }
             }
-        } else if let Some(e) = &args.exec {
-            Shape::Stdio {
+            Target::Exec(e) => Shape::Stdio {
                 cmd: e
                     .replace("{protocol}", protocol)
                     .replace("{profile}", profile)
                     .replace("{role}", "server"),
+            },
+            Target::Listen { .. } => {
+                return Err(FuzzError::Usage(
+                    "peercheck fuzz has no --listen: it fuzzes servers (--target, --exec or --builtin)"
+                        .into(),
+                ))
             }
-        } else {
-            let exe = std::env::current_exe().map_err(|e| FuzzError::Usage(e.to_string()))?;
-            let mut cmd = format!(
-                "{} simulate --protocol {protocol} --role server --profile {profile} --quiet",
-                shell_quote(&exe.display().to_string())
-            );
-            for (k, v) in params {
-                cmd.push_str(&format!(" --param {}", shell_quote(&format!("{k}={v}"))));
-            }
-            if let Some(m) = &args.misbehave {
-                cmd.push_str(&format!(" --misbehave {}", shell_quote(m)));
-            }
-            match args.builtin.unwrap_or(Builtin::Tcp) {
-                Builtin::Tcp => Shape::ServerChild {
-                    cmd: format!("{cmd} --listen 127.0.0.1:0"),
-                },
-                Builtin::Stdio => Shape::Stdio {
-                    cmd: format!("{cmd} --stdio"),
-                },
+            Target::BuiltinTcp { misbehave } | Target::BuiltinStdio { misbehave } => {
+                let stdio = matches!(args.transport.builtin, Some(Builtin::Stdio));
+                let exe = std::env::current_exe().map_err(|e| FuzzError::Usage(e.to_string()))?;
+                let mut cmd = format!(
+                    "{} simulate --protocol {protocol} --role server --profile {profile} --quiet",
+                    shell_quote(&exe.display().to_string())
+                );
+                for (k, v) in params {
+                    cmd.push_str(&format!(" --param {}", shell_quote(&format!("{k}={v}"))));
+                }
+                if let Some(m) = &misbehave {
+                    cmd.push_str(&format!(" --misbehave {}", shell_quote(m)));
+                }
+                if stdio {
+                    Shape::Stdio {
+                        cmd: format!("{cmd} --stdio"),
+                    }
+                } else {
+                    Shape::ServerChild {
+                        cmd: format!("{cmd} --listen 127.0.0.1:0"),
+                    }
+                }
             }
         };
         Ok(Self {

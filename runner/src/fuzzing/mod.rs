@@ -318,7 +318,8 @@ pub async fn campaign(args: &FuzzArgs) -> Result<usize, FuzzError> {
                 problem.kind,
                 problem.detail,
                 dir.display(),
-                args.misbehave
+                args.transport
+                    .misbehave
                     .as_ref()
                     .map(|m| format!(" --misbehave {m}"))
                     .unwrap_or_default()
@@ -348,19 +349,20 @@ fn params_agree(s: &Scenario, server: &BTreeMap<String, String>) -> bool {
 }
 
 fn describe_target(args: &FuzzArgs) -> String {
-    if let Some(t) = &args.target {
+    if let Some(t) = &args.transport.target {
         return t.clone();
     }
-    if let Some(e) = &args.exec {
+    if let Some(e) = &args.transport.exec {
         return format!("stdio `{e}`");
     }
-    let how = match args.builtin.unwrap_or(Builtin::Tcp) {
+    let how = match args.transport.builtin.unwrap_or(Builtin::Tcp) {
         Builtin::Tcp => "tcp",
         Builtin::Stdio => "stdio",
     };
     format!(
         "the built-in simulator ({how}){}",
-        args.misbehave
+        args.transport
+            .misbehave
             .as_ref()
             .map(|m| format!(", misbehaving: {m}"))
             .unwrap_or_default()

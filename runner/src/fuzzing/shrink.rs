@@ -1,10 +1,11 @@
-//! Shrinking a finding: fewer steps before the mutated one, fewer fields in a mutated message,
-//! fewer raw bytes — keeping each cut only while the same kind of problem still reproduces on a
-//! freshly (re)started implementation.
+//! Shrinking a finding with the shared shrinker (`tools::shrinker::greedy`): fewer steps before
+//! the mutated one, fewer fields in a mutated message, fewer raw bytes — the oracle keeps a cut
+//! only while the same kind of problem still reproduces on a freshly (re)started implementation.
 
 use super::liveness::{self, Case, Problem, Under};
 use super::mutate::Mutation;
 use crate::scenario::Scenario;
+use crate::tools::shrinker::{greedy, Trial};
 use peercheck_wire::session::ProtocolDef;
 use std::time::Duration;
 
@@ -23,20 +24,19 @@ pub async fn shrink(
     max_rss: u64,
     seed: u64,
 ) -> (Case, Problem) {
-    let mut best = (case, problem);
+    let kind = problem.kind;
     let mut runs = 0usize;
-    let mut candidates = step_cuts(&best.0);
-    while let Some(c) = candidates.pop() {
+    let mut oracle = async |c: &Case| {
         if runs >= BUDGET {
-            break;
+            return Trial::OutOfRuns;
         }
         runs += 1;
-        if let Some(p) = reproduces(
+        match reproduces(
             under,
             proto,
             profile,
-            &c,
-            &best.1,
+            c,
+            kind,
             probe,
             probe_timeout,
             max_rss,
@@ -44,35 +44,18 @@ pub async fn shrink(
         )
         .await
         {
-            eprintln!("  shrunk: {} step(s) before the mutation", c.kept.len());
-            best = (c, p);
-            candidates = step_cuts(&best.0);
+            Some(p) => Trial::Reproduced(p),
+            None => Trial::Lost,
         }
-    }
-    let mut candidates = field_cuts(&best.0);
-    while let Some(c) = candidates.pop() {
-        if runs >= BUDGET {
-            break;
-        }
-        runs += 1;
-        if let Some(p) = reproduces(
-            under,
-            proto,
-            profile,
-            &c,
-            &best.1,
-            probe,
-            probe_timeout,
-            max_rss,
-            seed,
-        )
-        .await
-        {
-            eprintln!("  shrunk: {}", c.mutation.describe());
-            best = (c, p);
-            candidates = field_cuts(&best.0);
-        }
-    }
+    };
+    let best = greedy((case, problem), step_cuts, &mut oracle, |c| {
+        eprintln!("  shrunk: {} step(s) before the mutation", c.kept.len());
+    })
+    .await;
+    let best = greedy(best, field_cuts, &mut oracle, |c| {
+        eprintln!("  shrunk: {}", c.mutation.describe());
+    })
+    .await;
     let _ = under.restart().await;
     best
 }
@@ -83,7 +66,7 @@ async fn reproduces(
     proto: &dyn ProtocolDef,
     profile: &str,
     case: &Case,
-    wanted: &Problem,
+    kind: &str,
     probe: &Scenario,
     probe_timeout: Duration,
     max_rss: u64,
@@ -94,28 +77,28 @@ async fn reproduces(
         .await
         .ok()
         .flatten()?;
-    (got.kind == wanted.kind).then_some(got)
+    (got.kind == kind).then_some(got)
 }
 
-/// The case without one of its earlier steps (later candidates are tried first: pop from the end,
-/// so the first cut tried is the whole prefix at once).
+/// The case without earlier steps, in the order they are tried: the whole prefix at once, then
+/// one step at a time from the last.
 fn step_cuts(case: &Case) -> Vec<Case> {
     let mut out = Vec::new();
-    for i in 0..case.kept.len() {
-        let mut c = case.clone();
-        c.kept.remove(i);
-        out.push(c);
-    }
     if case.kept.len() > 1 {
         let mut c = case.clone();
         c.kept.clear();
         out.push(c);
     }
+    for i in (0..case.kept.len()).rev() {
+        let mut c = case.clone();
+        c.kept.remove(i);
+        out.push(c);
+    }
     out
 }
 
-/// Smaller mutated messages: drop one field of a structured message (never the mutated one), or
-/// halve the raw bytes' tail.
+/// Smaller mutated messages, in the order they are tried: drop one field of a structured message
+/// (never the mutated one; from the last field), or halve the raw bytes' tail.
 fn field_cuts(case: &Case) -> Vec<Case> {
     let mut out = Vec::new();
     match &case.mutation {
@@ -126,7 +109,7 @@ fn field_cuts(case: &Case) -> Vec<Case> {
             let Some(fields) = fields.as_object() else {
                 return out;
             };
-            for k in fields.keys() {
+            for k in fields.keys().rev() {
                 if path.starts_with(&format!("/{name}/{k}")) {
                     continue;
                 }

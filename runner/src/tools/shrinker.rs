@@ -1,10 +1,103 @@
-//! The pure half of `peercheck shrink`: what a failure looks like (its signature) and the smaller
-//! candidates of a scenario — fewer steps, simpler fields (dropped, zeroed, shortened).
+//! The one shrinker, used by `peercheck shrink` (a failing scenario) and `peercheck fuzz` (a
+//! finding): candidates are tried against an *oracle* — an async callback that runs a candidate
+//! and says whether it still fails the same way ([`Trial`]) — and a smaller candidate that does
+//! replaces the best so far ([`greedy`], [`fewer_steps`]). The rest is pure: what a scenario's
+//! failure looks like (its signature) and the smaller candidates of a scenario — fewer steps,
+//! simpler fields (dropped, zeroed, shortened).
 
 use crate::report::ScenarioResult;
 use crate::scenario::model::{Scenario, Step};
 use crate::verdict::Verdict;
 use serde_json::Value;
+
+/// What the oracle says of one candidate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trial<E> {
+    /// It still fails the same way; `E` is what the failure looked like this time.
+    Reproduced(E),
+    /// It does not (or it could not be run).
+    Lost,
+    /// No runs are left: shrinking stops with the best so far.
+    OutOfRuns,
+}
+
+/// Greedy shrinking: try `cuts(best)` in order; the first one the oracle reproduces becomes the
+/// best (`on_cut` is told) and the cuts start again from it. Ends when no cut reproduces or the
+/// oracle is out of runs.
+pub async fn greedy<T, E>(
+    mut best: (T, E),
+    cuts: impl Fn(&T) -> Vec<T>,
+    oracle: &mut impl AsyncFnMut(&T) -> Trial<E>,
+    on_cut: impl Fn(&T),
+) -> (T, E) {
+    'again: loop {
+        for c in cuts(&best.0) {
+            match oracle(&c).await {
+                Trial::Reproduced(e) => {
+                    on_cut(&c);
+                    best = (c, e);
+                    continue 'again;
+                }
+                Trial::Lost => {}
+                Trial::OutOfRuns => return best,
+            }
+        }
+        return best;
+    }
+}
+
+/// Remove chunks of steps, halving the chunk size down to single steps, while the oracle
+/// reproduces the failure.
+pub async fn fewer_steps(mut s: Scenario, oracle: &mut impl AsyncFnMut(&Scenario) -> Trial<()>) -> Scenario {
+    let mut chunk = (s.steps.len() / 2).max(1);
+    loop {
+        let mut removed = false;
+        let mut at = 0;
+        while at < s.steps.len() {
+            let c = without(&s, at, chunk);
+            match oracle(&c).await {
+                Trial::Reproduced(()) => {
+                    s = c;
+                    removed = true;
+                }
+                Trial::Lost => at += chunk,
+                Trial::OutOfRuns => return s,
+            }
+        }
+        if chunk == 1 && !removed {
+            return s;
+        }
+        if !removed {
+            chunk = (chunk / 2).max(1);
+        }
+    }
+}
+
+/// Simplify each step's fields until no single change keeps the failure.
+pub async fn simpler_fields(
+    mut s: Scenario,
+    oracle: &mut impl AsyncFnMut(&Scenario) -> Trial<()>,
+) -> Scenario {
+    for i in 0..s.steps.len() {
+        let cuts = |s: &Scenario| -> Vec<Scenario> {
+            let Some(step) = s.steps.get(i) else {
+                return Vec::new();
+            };
+            step_candidates(step, &linked_values(&s.steps))
+                .into_iter()
+                .map(|c| {
+                    let mut trial = s.clone();
+                    if let Some(slot) = trial.steps.get_mut(i) {
+                        *slot = c;
+                    }
+                    trial
+                })
+                .collect()
+        };
+        s = greedy((s, ()), cuts, oracle, |_| {}).await.0;
+    }
+    s
+}
 
 /// What must stay the same for a smaller scenario to count as the same failure: the verdict, the
 /// kind of the failing step, the message names it is about, and how it failed (the mismatching
@@ -248,6 +341,70 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use serde_json::json;
+
+    fn block_on<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn greedy_takes_the_first_reproducing_cut_and_starts_again() {
+        // Shrink a number by halving or decrementing while it stays over 10; 3 runs at most.
+        let mut runs = 0;
+        let mut oracle = async |n: &u32| {
+            if runs >= 3 {
+                return Trial::OutOfRuns;
+            }
+            runs += 1;
+            if *n > 10 {
+                Trial::Reproduced(*n)
+            } else {
+                Trial::Lost
+            }
+        };
+        let cuts = |n: &u32| vec![n / 2, n - 1];
+        let seen = std::cell::RefCell::new(Vec::new());
+        let best = block_on(greedy((100, 0), cuts, &mut oracle, |n| {
+            seen.borrow_mut().push(*n)
+        }));
+        assert_eq!(best, (12, 12));
+        assert_eq!(seen.into_inner(), vec![50, 25, 12]);
+        let mut unlimited = async |n: &u32| {
+            if *n > 10 {
+                Trial::Reproduced(())
+            } else {
+                Trial::Lost
+            }
+        };
+        assert_eq!(block_on(greedy((100, ()), cuts, &mut unlimited, |_| {})).0, 11);
+    }
+
+    #[test]
+    fn fewer_steps_keeps_only_the_steps_the_failure_needs() {
+        let step = |note: &str| Step {
+            note: Some(note.to_owned()),
+            ..Step::default()
+        };
+        let mut s: Scenario = serde_json::from_value(json!({
+            "id": "now.x", "title": "t", "spec": "s", "requirement": "r", "level": "must",
+            "protocol": "now", "peer": "server", "steps": []
+        }))
+        .unwrap();
+        s.steps = ["a", "b", "needed", "c", "d"].into_iter().map(step).collect();
+        let mut oracle = async |c: &Scenario| {
+            if c.steps.iter().any(|s| s.note.as_deref() == Some("needed")) {
+                Trial::Reproduced(())
+            } else {
+                Trial::Lost
+            }
+        };
+        let out = block_on(fewer_steps(s, &mut oracle));
+        assert_eq!(out.steps.len(), 1);
+        let out = block_on(simpler_fields(out, &mut oracle));
+        assert_eq!(out.steps.first().and_then(|s| s.note.as_deref()), Some("needed"));
+    }
 
     #[test]
     fn one_simplification_per_candidate() {

@@ -1,33 +1,23 @@
 //! Transport flags shared by `replay` and `shrink` (the same meaning as in `peercheck run`), and
 //! running one loaded scenario through `commands::run::execute`.
 
-use crate::cli::Builtin;
+use crate::cli::TransportArgs;
 use crate::commands::chosen_profiles;
 use crate::commands::run::{execute, ExecPlan};
 use crate::engine::Timing;
 use crate::report::ScenarioResult;
 use crate::scenario::{self, LoadedScenario, Scenario};
-use crate::transport::Target;
 use std::path::Path;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, clap::Args)]
+#[command(
+    mut_arg("exec", |a| a.help("stdio mode: spawn this and speak on its stdin/stdout ({protocol}, {role}, {profile}, {id})")),
+    mut_arg("builtin", |a| a.help("The built-in simulator over tcp (the default when no other transport is given) or stdio"))
+)]
 pub struct TargetArgs {
-    /// The implementation is a server here: tcp://HOST:PORT.
-    #[arg(long, conflicts_with_all = ["listen", "builtin"])]
-    pub target: Option<String>,
-    /// The implementation is a client: listen here (tcp://127.0.0.1:0) and launch --exec with {addr}.
-    #[arg(long, requires = "exec", conflicts_with = "builtin")]
-    pub listen: Option<String>,
-    /// stdio mode: spawn this and speak on its stdin/stdout ({protocol}, {role}, {profile}, {id}).
-    #[arg(long, conflicts_with = "builtin")]
-    pub exec: Option<String>,
-    /// The built-in simulator over tcp (the default when no other transport is given) or stdio.
-    #[arg(long, value_enum)]
-    pub builtin: Option<Builtin>,
-    /// With the built-in simulator: make it exhibit this misbehaviour.
-    #[arg(long)]
-    pub misbehave: Option<String>,
+    #[command(flatten)]
+    pub transport: TransportArgs,
     /// Profile per protocol (repeatable), e.g. now-1.3. Default: each protocol's first.
     #[arg(long)]
     pub profile: Vec<String>,
@@ -43,42 +33,6 @@ pub struct TargetArgs {
 }
 
 impl TargetArgs {
-    pub fn target(&self) -> Result<Target, String> {
-        if let Some(t) = &self.target {
-            let addr = t
-                .strip_prefix("tcp://")
-                .ok_or_else(|| format!("--target `{t}` must look like tcp://HOST:PORT"))?;
-            return Ok(Target::Connect(addr.to_owned()));
-        }
-        if let Some(l) = &self.listen {
-            let addr = l
-                .strip_prefix("tcp://")
-                .ok_or_else(|| format!("--listen `{l}` must look like tcp://HOST:PORT"))?;
-            let exec = self
-                .exec
-                .clone()
-                .ok_or("--listen needs --exec 'client command {addr}'")?;
-            return Ok(Target::Listen {
-                addr: addr.to_owned(),
-                exec,
-            });
-        }
-        if let Some(e) = &self.exec {
-            if self.misbehave.is_some() {
-                return Err("--misbehave applies to the built-in simulator only".into());
-            }
-            return Ok(Target::Exec(e.clone()));
-        }
-        Ok(match self.builtin.unwrap_or(Builtin::Tcp) {
-            Builtin::Tcp => Target::BuiltinTcp {
-                misbehave: self.misbehave.clone(),
-            },
-            Builtin::Stdio => Target::BuiltinStdio {
-                misbehave: self.misbehave.clone(),
-            },
-        })
-    }
-
     /// The execution plan for one scenario at a time.
     /// The execution plan for `scenario`: its protocol runs with the `--profile` given for it,
     /// else with the scenario's first profile (a recording made with `now-1.0-text` replays with
@@ -92,7 +46,7 @@ impl TargetArgs {
             profiles.insert(scenario.protocol.clone(), first.clone());
         }
         Ok(ExecPlan {
-            target: Arc::new(self.target()?),
+            target: Arc::new(self.transport.target()?),
             profiles,
             params: self.param.clone(),
             framing: self.framing.clone(),

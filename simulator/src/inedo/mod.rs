@@ -14,7 +14,7 @@ mod client;
 #[cfg(test)]
 mod tests;
 
-use crate::peer::{Misbehaviour, Output, Peer, PeerConfig};
+use crate::peer::{Misbehaviour, Observable, Output, Peer, PeerConfig};
 use peercheck_inedo::types::Iv;
 use peercheck_inedo::InedoSession;
 use peercheck_wire::{Role, SessionOptions};
@@ -30,87 +30,108 @@ pub const HANDSHAKE_TIMEOUT: std::time::Duration = std::time::Duration::from_sec
 /// How long the client peer waits for its answer.
 pub const CLIENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Why `inedo-shared-iv-chain` cannot be seen on the wire.
+const SHARED_IV_CHAIN_INVISIBLE: &str =
+    "In CBC a wrong IV garbles only the first plaintext block, and that block is \
+     exactly the 16-byte next-IV field; every other field decodes the same and the right next-IV is the \
+     agent's random choice, so with no MAC a shared and a per-direction chain look identical on the wire \
+     (ERRATA Inedo-7)";
+
 /// Realistic implementation bugs the peers can imitate (`--misbehave <name>`).
 pub const MISBEHAVIOURS: &[Misbehaviour] = &[
     Misbehaviour {
         name: "inedo-iv-reused",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "AES: every frame names the IV it was encrypted with as the next IV, so the whole \
                       direction runs under one IV (ERRATA Inedo-7)",
     },
     Misbehaviour {
         name: "inedo-length-counts-ciphertext-in-plain",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "plain/SSL: the frame length counts command + data as AES frames do, not the data \
                       alone (ERRATA Inedo-6)",
     },
     Misbehaviour {
         name: "inedo-data-at-offset-5",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "plain/SSL: writes the command as one byte so data starts at offset 5, as the spec \
                       table literally reads (ERRATA Inedo-4)",
     },
     Misbehaviour {
         name: "inedo-server-version-single-int",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "the reply carries the server version as one int32 while the client reads four \
                       (ERRATA Inedo-3)",
     },
     Misbehaviour {
         name: "inedo-accept-bad-guid",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "the agent does not check the protocol id and answers any handshake (spec Handshake: \
                       it must disconnect at once; ERRATA Inedo-11)",
     },
     Misbehaviour {
         name: "inedo-no-handshake-timeout",
         role: Role::Server,
+        observable: Observable::Wire,
         description:
             "the agent waits forever for a handshake instead of giving up after 30 s (ERRATA Inedo-11)",
     },
     Misbehaviour {
         name: "inedo-shared-iv-chain",
         role: Role::Server,
+        observable: Observable::None(SHARED_IV_CHAIN_INVISIBLE),
         description: "AES: the agent keeps one IV chain for both directions while the client keeps one per \
                       direction (ERRATA Inedo-7)",
     },
     Misbehaviour {
         name: "inedo-string-length-fixed-int32",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "the root path string has an int32 length prefix instead of .NET's 7-bit one \
                       (ERRATA Inedo-1)",
     },
     Misbehaviour {
         name: "inedo-no-padding",
         role: Role::Server,
+        observable: Observable::Wire,
         description:
             "AES: frames are zero-filled to the block size instead of PKCS#7-padded (ERRATA Inedo-7)",
     },
     Misbehaviour {
         name: "inedo-iv-always-in-reply",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "the reply carries the 16-byte IV even without AES, misreading offsets 17/1 \
                       (ERRATA Inedo-5)",
     },
     Misbehaviour {
         name: "inedo-v2-keeps-agent-type",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "v2: client frames still carry the v1 agent-type byte (ERRATA Inedo-10)",
     },
     Misbehaviour {
         name: "inedo-guid-text-order",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "the handshake writes the protocol GUID in text (big-endian) order, not .NET order \
                       (ERRATA Inedo-2)",
     },
     Misbehaviour {
         name: "inedo-client-ignores-encryption",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "AES: the client keeps sending plain frames after the reply asked for AES",
     },
     Misbehaviour {
         name: "inedo-client-length-counts-header",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "plain/SSL: the client's frame length counts agent type + command + data, not the data \
                       alone (ERRATA Inedo-6)",
     },

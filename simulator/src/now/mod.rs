@@ -14,7 +14,7 @@ mod wire;
 #[cfg(test)]
 mod tests;
 
-use crate::peer::{Misbehaviour, Peer, PeerConfig};
+use crate::peer::{Misbehaviour, Observable, Peer, PeerConfig};
 use peercheck_wire::Role;
 
 /// A misbehaviour mode, parsed from its name.
@@ -41,71 +41,85 @@ pub const MISBEHAVIOURS: &[Misbehaviour] = &[
     Misbehaviour {
         name: "now-varstr-no-nul",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Writes every NOW_VARSTR without its NUL terminator (ERRATA NOW-5), like a codec written from the spec's \"excluding the null terminator\" alone",
     },
     Misbehaviour {
         name: "now-capset-not-downgraded",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Echoes the client's capset back unchanged, claiming every capability the client offered instead of the intersection",
     },
     Misbehaviour {
         name: "now-heartbeat-never",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Negotiates a heartbeat interval but never sends NOW_CHANNEL_HEARTBEAT_MSG",
     },
     Misbehaviour {
         name: "now-heartbeat-too-slow",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Sends heartbeats at 3x the negotiated interval; now-client declares the link dead after 2x (ERRATA NOW-12)",
     },
     Misbehaviour {
         name: "now-result-before-started",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Sends NOW_EXEC_RESULT_MSG before NOW_EXEC_STARTED_MSG (and the output after it)",
     },
     Misbehaviour {
         name: "now-ignore-session-id",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Answers every exec request with session id 0 instead of the request's sessionId",
     },
     Misbehaviour {
         name: "now-data-flags-1.0-layout",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Uses the 1.0 text's DATA flags (FIRST=1, LAST=2, STDOUT=8, STDERR=0x10) instead of the shipped ones (ERRATA NOW-3)",
     },
     Misbehaviour {
         name: "now-msgsize-counts-header",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Puts header + body size in msgSize (the spec says the body only: \"excluding the header size\")",
     },
     Misbehaviour {
         name: "now-no-close-on-version-mismatch",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Answers a capset with an incompatible major version instead of closing the channel with PROTOCOL_VERSION",
     },
     Misbehaviour {
         name: "now-exit-code-missing",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Sends NOW_EXEC_RESULT_MSG in the 1.0 layout, without the exitCode field (ERRATA NOW-8)",
     },
     Misbehaviour {
         name: "now-cancel-no-response",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Ignores NOW_EXEC_CANCEL_REQ_MSG: no CANCEL_RSP, the session keeps running",
     },
     Misbehaviour {
         name: "now-data-after-result",
         role: Role::Server,
+        observable: Observable::Wire,
         description: "Sends one more stdout DATA after the session's RESULT (\"The session is considered terminated as soon as this message is sent\")",
     },
     Misbehaviour {
         name: "now-client-no-capset",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "Sends its first request without sending NOW_CHANNEL_CAPSET_MSG first",
     },
     Misbehaviour {
         name: "now-client-session-id-reuse",
         role: Role::Client,
+        observable: Observable::Wire,
         description: "Starts every exec request with session id 1, even while that session is still running",
     },
 ];

@@ -26,13 +26,14 @@ pub mod wire;
 #[cfg(test)]
 mod tests;
 
-use crate::peer::{Misbehaviour, Peer, PeerConfig};
+use crate::peer::{Misbehaviour, Observable, Peer, PeerConfig};
 use peercheck_wire::Role;
 
 const fn server(name: &'static str, description: &'static str) -> Misbehaviour {
     Misbehaviour {
         name,
         role: Role::Server,
+        observable: Observable::Wire,
         description,
     }
 }
@@ -41,6 +42,7 @@ const fn client(name: &'static str, description: &'static str) -> Misbehaviour {
     Misbehaviour {
         name,
         role: Role::Client,
+        observable: Observable::Wire,
         description,
     }
 }
