@@ -98,6 +98,9 @@ requests:
   - send: {{ exec.cancel-req: {{ sessionId: 5 }} }}
   - send: {{ exec.run: {{ sessionId: 6, command: "true" }} }}
     expect-exit-code: 0
+  - send: {{ exec.shell: {{ sessionId: 7, command: "head -c 300000 /dev/zero | tr '\\000' a; echo; echo end-marker", msgFlags: 4096 }} }}
+    expect-stdout: "aaaa\nend-marker"
+    expect-exit-code: 0
 "#
     );
     let path = dir.path().join("client.yaml");

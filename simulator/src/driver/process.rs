@@ -16,9 +16,13 @@ use tokio::sync::mpsc;
 pub(crate) struct Processes {
     enabled: bool,
     live: HashMap<u64, Live>,
-    tx: mpsc::UnboundedSender<ProcessEvent>,
-    pub(crate) rx: mpsc::UnboundedReceiver<ProcessEvent>,
+    tx: mpsc::Sender<ProcessEvent>,
+    pub(crate) rx: mpsc::Receiver<ProcessEvent>,
 }
+
+/// Events in flight from all of a connection's processes: a process writing faster than the link
+/// drains waits on its pipe instead of filling memory.
+const EVENT_QUEUE: usize = 64;
 
 #[derive(Debug)]
 struct Live {
@@ -28,7 +32,7 @@ struct Live {
 
 impl Processes {
     pub(crate) fn new(enabled: bool) -> Self {
-        let (tx, rx) = mpsc::unbounded_channel();
+        let (tx, rx) = mpsc::channel(EVENT_QUEUE);
         Processes {
             enabled,
             live: HashMap::new(),
@@ -75,7 +79,7 @@ impl Processes {
 
     fn start(&mut self, id: u64, program: &str, args: &[String], directory: Option<&str>, io: bool) {
         if !self.enabled {
-            let _ = self.tx.send(ProcessEvent::Failed {
+            self.send_later(ProcessEvent::Failed {
                 id,
                 not_found: false,
                 error: "real command execution is not enabled on this simulator".into(),
@@ -95,7 +99,7 @@ impl Processes {
         let mut child = match c.spawn() {
             Ok(child) => child,
             Err(e) => {
-                let _ = self.tx.send(ProcessEvent::Failed {
+                self.send_later(ProcessEvent::Failed {
                     id,
                     not_found: e.kind() == std::io::ErrorKind::NotFound,
                     error: format!("cannot start `{program}`: {e}"),
@@ -104,7 +108,6 @@ impl Processes {
             }
         };
         let pid = child.id().unwrap_or(0);
-        let _ = self.tx.send(ProcessEvent::Started { id, pid });
         let stdin = child.stdin.take().map(|mut w| {
             let (tx, mut rx) = mpsc::unbounded_channel::<(Vec<u8>, bool)>();
             tokio::spawn(async move {
@@ -120,6 +123,10 @@ impl Processes {
         self.live.insert(id, Live { pgid: pid, stdin });
         let tx = self.tx.clone();
         tokio::spawn(async move {
+            // Started goes first, from the same task as the output, so it is delivered first.
+            if tx.send(ProcessEvent::Started { id, pid }).await.is_err() {
+                return;
+            }
             let out = pump(id, child.stdout.take(), false, tx.clone());
             let err = pump(id, child.stderr.take(), true, tx.clone());
             tokio::join!(out, err);
@@ -127,7 +134,15 @@ impl Processes {
                 Ok(status) => exit_code(status),
                 Err(_) => 255,
             };
-            let _ = tx.send(ProcessEvent::Exited { id, code });
+            let _ = tx.send(ProcessEvent::Exited { id, code }).await;
+        });
+    }
+
+    /// Queue an event without blocking the driver (the queue may be full of other output).
+    fn send_later(&self, ev: ProcessEvent) {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let _ = tx.send(ev).await;
         });
     }
 }
@@ -146,7 +161,7 @@ async fn pump<R: AsyncRead + Unpin>(
     id: u64,
     stream: Option<R>,
     stderr: bool,
-    tx: mpsc::UnboundedSender<ProcessEvent>,
+    tx: mpsc::Sender<ProcessEvent>,
 ) {
     let Some(mut r) = stream else {
         return;
@@ -162,13 +177,13 @@ async fn pump<R: AsyncRead + Unpin>(
                 } else {
                     ProcessEvent::Stdout { id, bytes }
                 };
-                if tx.send(ev).is_err() {
+                if tx.send(ev).await.is_err() {
                     break;
                 }
             }
         }
     }
-    let _ = tx.send(ProcessEvent::Eof { id, stderr });
+    let _ = tx.send(ProcessEvent::Eof { id, stderr }).await;
 }
 
 #[cfg(unix)]

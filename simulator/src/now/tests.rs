@@ -1110,3 +1110,75 @@ fn process_parameters_split_like_shell_words_without_expansion() {
         vec!["a", "b c", "d e", "$HOME", ""]
     );
 }
+
+#[test]
+fn late_heartbeat_wake_ups_do_not_add_up() {
+    let (mut s, mut c, _) = server_with_codec(&[], None, None, all_caps());
+    assert_eq!(s.next_deadline(), Some(Duration::from_millis(5001)));
+    // The timer woke 30 ms late: the next heartbeat stays on the negotiated schedule.
+    let hb = c.dec(&s.timer(Duration::from_millis(5031)));
+    assert_eq!(names(&hb), vec!["channel.heartbeat"]);
+    assert_eq!(s.next_deadline(), Some(Duration::from_millis(10_001)));
+    // A whole period behind: one heartbeat now, the next a full period later (no burst).
+    let hb = c.dec(&s.timer(Duration::from_millis(16_000)));
+    assert_eq!(names(&hb), vec!["channel.heartbeat"]);
+    assert_eq!(s.next_deadline(), Some(Duration::from_millis(21_000)));
+}
+
+/// The peer asks for a process, but a driver not configured to run them refuses: a NOW_STATUS
+/// error, and nothing runs.
+#[tokio::test]
+async fn a_driver_without_run_real_commands_runs_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = std::env::temp_dir().join(format!("peercheck-real-{}", std::process::id()));
+    let marker = dir.join("ran");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let peer = new_peer(&config(
+        Role::Server,
+        &[(REAL_COMMANDS_PARAM, "true")],
+        None,
+        None,
+    ))
+    .unwrap();
+    let (ours, theirs) = tokio::io::duplex(64 * 1024);
+    let (r, w) = tokio::io::split(theirs);
+    let server = tokio::spawn(crate::driver::drive(
+        peer,
+        tokio::io::join(r, w),
+        crate::driver::DriveConfig::default(),
+    ));
+    let mut c = Codec::new(Role::Client);
+    let (mut rd, mut wr) = tokio::io::split(ours);
+    wr.write_all(&c.enc(json!({ "channel.capset": all_caps() })))
+        .await
+        .unwrap();
+    let cmd = format!("touch {}", marker.display());
+    wr.write_all(&c.enc(json!({ "exec.shell": { "sessionId": 1, "command": cmd, "msgFlags": 4096 } })))
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while !got.iter().any(|d: &Decoded| d.name == "exec.result") {
+        let n = tokio::time::timeout(Duration::from_secs(10), rd.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(n > 0, "closed early: {:?}", names(&got));
+        c.session.push_received(&buf[..n]);
+        while let Some(d) = c.session.next_received().unwrap() {
+            got.push(d);
+        }
+    }
+    assert_eq!(names(&got), vec!["channel.capset", "exec.result"]);
+    let status = &got[1].fields["status"];
+    assert!(
+        status["errorMessage"].as_str().unwrap().contains("not enabled"),
+        "{status}"
+    );
+    drop(wr);
+    drop(rd);
+    let _ = server.await;
+    assert!(!marker.exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -117,7 +117,7 @@ pub fn encode(text: &str) -> String {
 
 /// Undo [`encode`] (and any other `_xHHHH_` / `_xHHHHHHHH_` sequence).
 pub fn decode(text: &str) -> String {
-    if !text.contains('_') {
+    if !has_underscore(text.as_bytes()) {
         return text.to_owned();
     }
     let mut units: Vec<u16> = Vec::with_capacity(text.len());
@@ -142,11 +142,18 @@ pub fn decode(text: &str) -> String {
 
 /// [`decode`] of an owned string: returned as it is (no copy) when it holds no escape.
 pub fn decode_owned(text: String) -> String {
-    if text.contains('_') {
+    if has_underscore(text.as_bytes()) {
         decode(&text)
     } else {
         text
     }
+}
+
+/// Whether `bytes` holds a `_` (every escape starts with one): 32-byte blocks tested whole.
+fn has_underscore(bytes: &[u8]) -> bool {
+    let mut blocks = bytes.chunks_exact(32);
+    (&mut blocks).any(|block| block.iter().fold(false, |any, &b| any | (b == b'_')))
+        || blocks.remainder().contains(&b'_')
 }
 
 /// `(code, consumed bytes)` when `s` starts with an escape sequence.
@@ -228,6 +235,18 @@ mod tests {
                     assert_eq!(plain_prefix_len::<false>(&v), want, "len {len} at {at}");
                     assert_eq!(plain_prefix_len::<true>(&v), at, "len {len} at {at}");
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn underscore_test_sees_every_position() {
+        for len in [0usize, 1, 31, 32, 33, 64, 70] {
+            assert!(!has_underscore(&vec![b'a'; len]));
+            for at in 0..len {
+                let mut v = vec![b'a'; len];
+                v[at] = b'_';
+                assert!(has_underscore(&v), "len {len} at {at}");
             }
         }
     }

@@ -204,8 +204,9 @@ pub async fn run(o: &Options) -> Result<(), String> {
         ms(pct(&gaps, 0.99)),
     );
     println!(
-        "now-load ({against}): request->reply over {} probes spread over the hold: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; generator timer lateness p50 {:.2} ms, p99 {:.2} ms",
+        "now-load ({against}): request->reply over {} probes ({} planned) spread over the hold: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms; generator timer lateness p50 {:.2} ms, p99 {:.2} ms",
         replies.len(),
+        o.sessions * o.probes,
         ms(pct(&replies, 0.5)),
         ms(pct(&replies, 0.99)),
         ms(replies.last().copied().unwrap_or_default()),
@@ -358,6 +359,8 @@ impl Session {
                 }
             }
             tokio::select! {
+                // Replies are timed first; a probe due at the very end still goes out.
+                biased;
                 r = frames.read(&mut s, &mut found) => {
                     r?;
                     let now = Instant::now();
