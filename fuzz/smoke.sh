@@ -23,15 +23,23 @@ echo "==> seed corpus from golden/"
 cargo run -q --example gen_corpus || exit 1
 
 # Targets with an open, documented finding (docs/fuzzing.md) are skipped, loudly, until it is fixed:
-# the smoke run guards against regressions, and an open finding would fail every run.
-#   roundtrip_psrp: F1, an empty PIPELINE_OUTPUT body does not round-trip through the structured form.
-known_open=(roundtrip_psrp)
+# the smoke run guards against regressions, and an open finding would fail every run. None now.
+known_open=()
 
 failed=()
 for t in $(cargo fuzz list); do
   if [[ " ${known_open[*]} " == *" $t "* ]]; then
     echo "==> $t SKIPPED: open finding, see docs/fuzzing.md"
     continue
+  fi
+  # Every committed regression input of this target first, once each (-runs=0 runs the inputs).
+  if [[ -n "$(ls -A "regressions/$t" 2>/dev/null)" ]]; then
+    echo "==> $t: regressions/$t"
+    if ! cargo fuzz run "${flags[@]}" "$t" "regressions/$t" -- -runs=0 2>"artifacts-$t.log"; then
+      tail -n 30 "artifacts-$t.log"
+      failed+=("$t (regression)")
+      continue
+    fi
   fi
   echo "==> $t (${secs}s)"
   mkdir -p "corpus/$t"
