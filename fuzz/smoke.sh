@@ -7,9 +7,11 @@ cd "$(dirname "$0")"
 secs="${1:-5}"
 export RUSTC_BOOTSTRAP=1   # cargo-fuzz needs nightly flags; the stable toolchain accepts them this way
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-# Same flags as the long campaigns (docs/fuzzing.md): no sanitizer (safe Rust), debug assertions
-# on (integer overflow panics are findings).
-flags=(-s none -a)
+# No sanitizer (safe Rust) and debug assertions on (integer overflow panics are findings), as in
+# the long campaigns (docs/fuzzing.md); but an unoptimised build (--dev): it compiles in a third
+# of the time, and a few seconds per target are a smoke test, not a campaign.
+# SMOKE_PROFILE=release builds as the campaigns do.
+if [[ "${SMOKE_PROFILE:-dev}" == release ]]; then flags=(-s none -a); else flags=(--dev -s none); fi
 
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "==> installing cargo-fuzz"
