@@ -152,7 +152,7 @@ pub fn decode_owned(text: String) -> String {
 /// Whether `bytes` holds a `_` (every escape starts with one): 32-byte blocks tested whole.
 fn has_underscore(bytes: &[u8]) -> bool {
     let mut blocks = bytes.chunks_exact(32);
-    (&mut blocks).any(|block| block.iter().fold(false, |any, &b| any | (b == b'_')))
+    blocks.any(|block| block.iter().fold(false, |any, &b| any | (b == b'_')))
         || blocks.remainder().contains(&b'_')
 }
 
