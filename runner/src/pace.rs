@@ -6,7 +6,7 @@
 //! holds, and the waiting shrinks K times. K is chosen per scenario, as large as `max` allows
 //! while no window becomes too short to be fair on a loaded machine: an answer window (`expect`,
 //! `expect-close`) keeps at least [`MIN_ANSWER`] of real time, a silence or sleep at least
-//! [`MIN_SILENCE`]. A scenario that neither waits on purpose (silence, sleep, a delay fault) nor
+//! [`MIN_SILENCE`]. A scenario that neither waits on purpose (silence, sleep, a delay or bandwidth fault) nor
 //! waits on the peer's timers (tagged [`CLOCK_TAGS`]) runs in real time: it only waits for
 //! answers, which come as fast as the simulator can make them, and keeps its full windows for
 //! the answers that cost real work (an RSA key generated for a key exchange, say).
@@ -22,17 +22,24 @@ pub const DEFAULT_MAX_SPEED: u32 = 32;
 /// Tags of scenarios that wait on the peer's own timers (heartbeats, timeouts).
 pub const CLOCK_TAGS: [&str; 3] = ["timing", "heartbeat", "timeout"];
 
+/// The fastest clock for scenarios tagged `timing`: they check a tight relation between two clocks
+/// (heartbeats every 600 ms keep a 2 s liveness timer from firing), whose slack shrinks with the
+/// speed while scheduling delays on a loaded machine do not.
+pub const MAX_SPEED_TIMING: u32 = 4;
+
 /// The shortest real time an answer window may shrink to.
 pub const MIN_ANSWER: Duration = Duration::from_millis(400);
 /// The shortest real time a silence window or a sleep may shrink to.
 pub const MIN_SILENCE: Duration = Duration::from_millis(50);
 
-/// Every window of `s`, split into answer windows and silences/sleeps, after `--timeout-scale`.
-fn windows(s: &Scenario, scale: f64) -> (Vec<Duration>, Vec<Duration>) {
+/// Every window of `s`, split into answer windows and silences/sleeps, after `--timeout-scale`;
+/// and whether the suite paces its own writes (a bandwidth fault: how long that takes depends on
+/// the message's size, so it is not a window, but it runs on the clock all the same).
+fn windows(s: &Scenario, scale: f64) -> (Vec<Duration>, Vec<Duration>, bool) {
     let parse = |t: &Option<String>| t.as_deref().and_then(|t| parse_duration(t).ok());
     let default_within = parse(&s.timeout).unwrap_or(DEFAULT_WITHIN);
     let scaled = |d: Duration| d.mul_f64(scale.max(0.0));
-    let (mut answers, mut silences) = (Vec::new(), Vec::new());
+    let (mut answers, mut silences, mut paced) = (Vec::new(), Vec::new(), false);
     for step in &s.steps {
         if step.expect.is_some() {
             answers.push(scaled(parse(&step.within).unwrap_or(default_within)));
@@ -49,18 +56,22 @@ fn windows(s: &Scenario, scale: f64) -> (Vec<Duration>, Vec<Duration>) {
         for f in &step.fault {
             let delay = match f {
                 FaultKind::Delay(d) | FaultKind::Latency { delay: d, .. } => faults::parse_duration(d).ok(),
+                FaultKind::Bandwidth(_) => {
+                    paced = true;
+                    None
+                }
                 _ => None,
             };
             silences.extend(delay.filter(|d| !d.is_zero()));
         }
     }
-    (answers, silences)
+    (answers, silences, paced)
 }
 
 /// The clock speed for `s`: at most `max`, at least 1.
 pub fn clock_speed(s: &Scenario, max: u32, scale: f64) -> u32 {
-    let (answers, silences) = windows(s, scale);
-    let on_the_clock = s.tags.iter().any(|t| CLOCK_TAGS.contains(&t.as_str()));
+    let (answers, silences, paced) = windows(s, scale);
+    let on_the_clock = paced || s.tags.iter().any(|t| CLOCK_TAGS.contains(&t.as_str()));
     if silences.is_empty() && !on_the_clock {
         return 1;
     }
@@ -73,13 +84,18 @@ pub fn clock_speed(s: &Scenario, max: u32, scale: f64) -> u32 {
     };
     let by_answer = answers.iter().map(|d| fits(d, MIN_ANSWER));
     let by_silence = silences.iter().map(|d| fits(d, MIN_SILENCE));
+    let max = if s.tags.iter().any(|t| t == "timing") {
+        max.min(MAX_SPEED_TIMING)
+    } else {
+        max
+    };
     by_answer.chain(by_silence).fold(max, u32::min).max(1)
 }
 
 /// How long `s` waits on purpose at clock speed `speed` (silences and sleeps): longest first is
 /// the better order for a parallel run.
 pub fn planned_wait(s: &Scenario, speed: u32, scale: f64) -> Duration {
-    let (_, silences) = windows(s, scale);
+    let (_, silences, _) = windows(s, scale);
     silences.iter().sum::<Duration>() / speed.max(1)
 }
 
@@ -98,10 +114,13 @@ mod tests {
     #[test]
     fn answer_windows_keep_their_floor() {
         // 2.5 s / 400 ms = 6.25: a heartbeat check runs 6 times faster, not more.
-        let s = scenario("  - expect: { channel.heartbeat: {} }\n    within: 2500ms\ntags: [timing]\n");
+        let s = scenario("  - expect: { channel.heartbeat: {} }\n    within: 2500ms\ntags: [heartbeat]\n");
         assert_eq!(clock_speed(&s, 32, 1.0), 6);
         // The same with --timeout-scale 2: twice the room.
         assert_eq!(clock_speed(&s, 32, 2.0), 12);
+        // A tight relation between two clocks (tag `timing`) never runs faster than 4.
+        let t = scenario("  - expect: { channel.heartbeat: {} }\n    within: 2500ms\ntags: [timing]\n");
+        assert_eq!(clock_speed(&t, 32, 2.0), MAX_SPEED_TIMING);
     }
 
     #[test]
@@ -129,5 +148,8 @@ mod tests {
         let delayed =
             scenario("  - send-hex: '00'\n    fault: [{ delay: 1s }]\n  - expect: { channel.capset: {} }\n");
         assert_eq!(clock_speed(&delayed, 32, 1.0), 12);
+        // A bandwidth cap is the suite waiting on its own clock too.
+        let slow = scenario("  - send-hex: '00'\n    fault: [{ bandwidth: 2000 }]\n  - expect: { channel.capset: {} }\n    within: 3s\n");
+        assert_eq!(clock_speed(&slow, 32, 1.0), 7);
     }
 }

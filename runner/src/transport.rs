@@ -156,11 +156,11 @@ impl ChildGuard {
                 .await
                 .is_err()
             {
-                kill_group(self.pid);
+                kill_group_async(self.pid).await;
                 let _ = child.kill().await;
             } else {
                 // The leader exited; its group may still hold children.
-                kill_group(self.pid);
+                kill_group_async(self.pid).await;
             }
             let _ = child.wait().await;
         }
@@ -195,6 +195,18 @@ fn kill_group(pid: Option<u32>) {
     }
 }
 
+/// [`kill_group`] without blocking a runtime thread while `kill` runs.
+async fn kill_group_async(pid: Option<u32>) {
+    if let Some(pid) = pid {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{pid}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+}
+
 /// Fill `{addr}`, `{protocol}`, `{role}`, `{profile}`, `{id}` and `{param:KEY}` (the scenario's session
 /// parameter, e.g. `{param:framing}`; empty when the scenario sets none) in a command line.
 pub fn expand_command(cmd: &str, ctx: &OpenContext, addr: Option<&str>) -> String {
@@ -219,6 +231,10 @@ fn spawn(cmd: &str, stdin_out: bool) -> Result<ChildGuard, OpenError> {
     let mut c = Command::new("sh");
     // `exec` makes the shell become the program, so the pid we kill is the program's.
     c.arg("-c").arg(format!("exec {cmd}"));
+    spawn_command(c, cmd, stdin_out)
+}
+
+fn spawn_command(mut c: Command, cmd: &str, stdin_out: bool) -> Result<ChildGuard, OpenError> {
     c.stdin(if stdin_out { Stdio::piped() } else { Stdio::null() });
     c.stdout(if stdin_out { Stdio::piped() } else { Stdio::null() });
     c.stderr(Stdio::piped());
@@ -258,25 +274,33 @@ pub async fn open(target: &Target, ctx: &OpenContext) -> Result<Connection, Open
         }
         Target::BuiltinTcp { misbehave } => builtin_tcp(ctx, misbehave.clone()).await,
         Target::BuiltinStdio { misbehave } => {
+            // Our own binary, started directly (no shell: one exec less per scenario).
             let exe = std::env::current_exe().map_err(|e| OpenError::Other(e.to_string()))?;
-            let mut cmd = format!(
-                "'{}' simulate --protocol {} --role {} --profile {} --stdio --seed {}",
-                exe.display(),
-                ctx.protocol,
-                ctx.peer_role.as_str(),
-                ctx.profile,
-                ctx.seed
-            );
+            let mut args: Vec<String> = vec![
+                "simulate".into(),
+                "--protocol".into(),
+                ctx.protocol.clone(),
+                "--role".into(),
+                ctx.peer_role.as_str().into(),
+                "--profile".into(),
+                ctx.profile.clone(),
+                "--stdio".into(),
+                "--seed".into(),
+                ctx.seed.to_string(),
+            ];
             for (k, v) in &ctx.params {
-                cmd.push_str(&format!(" --param '{k}={v}'"));
+                args.extend(["--param".into(), format!("{k}={v}")]);
             }
             if let Some(m) = misbehave {
-                cmd.push_str(&format!(" --misbehave {m}"));
+                args.extend(["--misbehave".into(), m.clone()]);
             }
             if ctx.clock_speed > 1 {
-                cmd.push_str(&format!(" --clock-speed {}", ctx.clock_speed));
+                args.extend(["--clock-speed".into(), ctx.clock_speed.to_string()]);
             }
-            stdio_connection(spawn(&cmd, true)?)
+            let mut c = Command::new(&exe);
+            c.args(&args);
+            let shown = format!("{} {}", exe.display(), args.join(" "));
+            stdio_connection(spawn_command(c, &shown, true)?)
         }
     }
 }
