@@ -152,7 +152,6 @@ pub async fn run(args: &SimulateArgs) -> i32 {
             idle_timeout: None,
             clock_speed: args.clock_speed,
             run_real_commands: real,
-            ..DriveConfig::default()
         }
     };
     if args.stdio {
