@@ -15,6 +15,7 @@ use crate::protocols;
 use crate::report::ScenarioResult;
 use crate::scenario::PeerRole;
 use crate::tools::fielddiff::{diff, FieldDiff};
+use crate::tools::record::volatile_fields;
 use crate::tools::target::seed_or_clock;
 use crate::transport::Target;
 use serde::Serialize;
@@ -43,6 +44,10 @@ pub struct DiffArgs {
     /// Field names (or full dotted paths) not to compare, e.g. per-run GUIDs (repeatable).
     #[arg(long)]
     pub ignore_field: Vec<String>,
+    /// Also compare the fields a correct peer may write either way (PSRP `bom`, ERRATA PSRP-4;
+    /// `timeGenerated`, `processId`), which are skipped by default.
+    #[arg(long)]
+    pub all_fields: bool,
     /// Parallel scenarios per side.
     #[arg(short = 'j', long, default_value_t = 4)]
     pub jobs: usize,
@@ -53,6 +58,18 @@ pub struct DiffArgs {
     /// Write the differences as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+}
+
+/// Fields not compared for `protocol`: `--ignore-field`, plus (unless `--all-fields`) those whose
+/// values differ between correct peers from run to run or by choice (the same fields `record`
+/// matches as `{ any: true }`): without this, two correct PSRP servers differ on every message's
+/// `bom` (ERRATA PSRP-4: psrpcore writes none, PowerShell and the simulator write one).
+fn ignored_fields(protocol: &str, args: &DiffArgs) -> Vec<String> {
+    let mut v = args.ignore_field.clone();
+    if !args.all_fields {
+        v.extend(volatile_fields(protocol).iter().map(|f| f.to_string()));
+    }
+    v
 }
 
 /// One side, parsed.
@@ -273,6 +290,20 @@ pub async fn run(args: &DiffArgs) -> i32 {
         a.describe(),
         b.describe()
     );
+    if !args.all_fields {
+        let mut volatile: Vec<&str> = scenarios
+            .iter()
+            .flat_map(|s| volatile_fields(&s.scenario.protocol).iter().copied())
+            .collect();
+        volatile.sort_unstable();
+        volatile.dedup();
+        if !volatile.is_empty() {
+            eprintln!(
+                "diff: not compared (differ between correct peers; --all-fields compares them): {}",
+                volatile.join(", ")
+            );
+        }
+    }
     let (ra, rb) = match (
         execute(scenarios.clone(), &plan(a), |_| {}).await,
         execute(scenarios.clone(), &plan(b), |_| {}).await,
@@ -290,7 +321,8 @@ pub async fn run(args: &DiffArgs) -> i32 {
             .map(|p| p.ignorable().iter().map(|n| n.to_string()).collect())
             .unwrap_or_default();
         skip.extend(s.scenario.ignore.iter().cloned());
-        let d = compare(x, y, &skip, &args.ignore_field);
+        let ignore = ignored_fields(&s.scenario.protocol, args);
+        let d = compare(x, y, &skip, &ignore);
         print!("{}", render(&d));
         diffs.push(d);
     }
