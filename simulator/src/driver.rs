@@ -170,6 +170,9 @@ impl OpExecutor {
 /// must not hold 64 KiB each) and doubles up to this when a read fills it (bulk streams).
 const READ_BUF_MIN: usize = 2 * 1024;
 const READ_BUF_MAX: usize = 64 * 1024;
+/// Fault-free sends are coalesced into one write up to this many bytes: a peer that answers one
+/// input with a 200 MB stream starts writing after the first MiB instead of after the last.
+const COALESCE_MAX: usize = 1024 * 1024;
 
 /// Drive `peer` over `link` until either side closes, the peer closes, or the idle timeout.
 pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConfig) -> DriveOutcome {
@@ -204,6 +207,14 @@ pub async fn drive<L: Link>(mut peer: Box<dyn Peer>, mut link: L, cfg: DriveConf
                         log(&format!("-> {label} ({} bytes)", bytes.len()));
                     }
                     pending.extend_from_slice(&bytes);
+                    if pending.len() >= COALESCE_MAX {
+                        if let Err(e) = write_pending(&mut link, &mut pending).await {
+                            return DriveOutcome {
+                                finished,
+                                end: format!("write failed: {e}"),
+                            };
+                        }
+                    }
                 }
                 Output::Send { label, bytes } => {
                     let n = counts.entry(label.clone()).or_insert(0);
