@@ -14,44 +14,8 @@
     clippy::expect_used
 )]
 
-use std::path::{Path, PathBuf};
-
 mod common;
-use common::{peercheck, repo};
-
-/// The venv's python, or `None` after a loud skip note (a failure under CI).
-fn python() -> Option<PathBuf> {
-    let from_env = std::env::var_os("PEERCHECK_PSRPCORE_PYTHON").map(PathBuf::from);
-    let venv = repo().join("adapters/psrpcore/.venv/bin/python");
-    if let Some(p) = from_env.iter().chain([&venv]).find(|p| p.is_file()) {
-        return Some(p.clone());
-    }
-    let why = format!(
-        "no psrpcore Python: PEERCHECK_PSRPCORE_PYTHON is {:?} and {} does not exist; \
-         run adapters/psrpcore/setup.sh (it makes the venv from PyPI)",
-        from_env,
-        venv.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("\n**** SKIPPED (not under CI): {why} ****\n");
-    None
-}
-
-/// `'text'` for `sh -c`.
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
-
-/// `<python> adapters/psrpcore/<name>` as a shell command.
-fn shim(py: &Path, name: &str) -> String {
-    format!(
-        "{} {}",
-        sh_quote(py),
-        sh_quote(&repo().join("adapters/psrpcore").join(name))
-    )
-}
+use common::{peercheck, psrpcore_python as python, psrpcore_shim as shim, repo};
 
 /// `peercheck ARGS` to the end (at most `secs`): exit code, stdout, stdout + stderr.
 fn pc(args: &[&str], secs: u64) -> (Option<i32>, String, String) {

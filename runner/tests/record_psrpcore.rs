@@ -15,44 +15,11 @@
     clippy::expect_used
 )]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{peercheck, repo, steps_of, Listening};
-
-/// The venv's python, or `None` after a loud skip note (a failure under CI).
-fn python() -> Option<PathBuf> {
-    let from_env = std::env::var_os("PEERCHECK_PSRPCORE_PYTHON").map(PathBuf::from);
-    let venv = repo().join("adapters/psrpcore/.venv/bin/python");
-    if let Some(p) = from_env.iter().chain([&venv]).find(|p| p.is_file()) {
-        return Some(p.clone());
-    }
-    let why = format!(
-        "no psrpcore Python: PEERCHECK_PSRPCORE_PYTHON is {:?} and {} does not exist; \
-         run adapters/psrpcore/setup.sh (it makes the venv from PyPI)",
-        from_env,
-        venv.display()
-    );
-    if std::env::var_os("CI").is_some() {
-        panic!("{why}");
-    }
-    eprintln!("\n**** SKIPPED (not under CI): {why} ****\n");
-    None
-}
-
-/// `'text'` for `sh -c`.
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
-
-fn shim(py: &Path, name: &str) -> String {
-    format!(
-        "{} {}",
-        sh_quote(py),
-        sh_quote(&repo().join("adapters/psrpcore").join(name))
-    )
-}
+use common::{peercheck, psrpcore_python as python, psrpcore_shim as shim, repo, steps_of, Listening};
 
 /// Everything a finished process wrote.
 struct Done {

@@ -169,3 +169,38 @@ pub fn steps_of(yaml: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+/// The psrpcore venv's python (`PEERCHECK_PSRPCORE_PYTHON`, else adapters/psrpcore/.venv), or
+/// `None` after a loud skip note; under CI a missing venv is a failure.
+pub fn psrpcore_python() -> Option<PathBuf> {
+    let from_env = std::env::var_os("PEERCHECK_PSRPCORE_PYTHON").map(PathBuf::from);
+    let venv = repo().join("adapters/psrpcore/.venv/bin/python");
+    if let Some(p) = from_env.iter().chain([&venv]).find(|p| p.is_file()) {
+        return Some(p.clone());
+    }
+    let why = format!(
+        "no psrpcore Python: PEERCHECK_PSRPCORE_PYTHON is {:?} and {} does not exist; \
+         run adapters/psrpcore/setup.sh (it makes the venv from PyPI)",
+        from_env,
+        venv.display()
+    );
+    if std::env::var_os("CI").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("\n**** SKIPPED (not under CI): {why} ****\n");
+    None
+}
+
+/// `'text'` for `sh -c`.
+pub fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// `<python> adapters/psrpcore/<name>` as a shell command.
+pub fn psrpcore_shim(py: &Path, name: &str) -> String {
+    format!(
+        "{} {}",
+        sh_quote(py),
+        sh_quote(&repo().join("adapters/psrpcore").join(name))
+    )
+}
