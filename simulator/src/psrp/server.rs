@@ -125,14 +125,19 @@ impl PsrpServer {
         }
     }
 
-    fn send(&mut self, out: &mut Vec<Output>, name: &str, pid: Guid, fields: Value) {
-        let pid = if self.bugs.wrong_pid && !pid.is_nil() {
+    /// The PID this server writes: the pipeline's own, or a wrong one under the `wrong_pid` bug.
+    fn pid_on_wire(&self, pid: Guid) -> Guid {
+        if self.bugs.wrong_pid && !pid.is_nil() {
             let mut b = pid.0;
             b[15] ^= 0xFF;
             Guid(b)
         } else {
             pid
-        };
+        }
+    }
+
+    fn send(&mut self, out: &mut Vec<Output>, name: &str, pid: Guid, fields: Value) {
+        let pid = self.pid_on_wire(pid);
         // §3.2.5.4.4 / §3.2.5.4.5: "The RPID field [...] of this message MUST be zeroed out."
         let rpid = if matches!(name, "encrypted-session-key" | "public-key-request") {
             Guid::NIL
@@ -147,13 +152,7 @@ impl PsrpServer {
 
     /// [`PsrpServer::send`] of a PIPELINE_OUTPUT from a parsed value (no copy of the value).
     fn send_output(&mut self, out: &mut Vec<Output>, pid: Guid, value: &ClixmlValue) {
-        let pid = if self.bugs.wrong_pid && !pid.is_nil() {
-            let mut b = pid.0;
-            b[15] ^= 0xFF;
-            Guid(b)
-        } else {
-            pid
-        };
+        let pid = self.pid_on_wire(pid);
         match self.t.send_value("pipeline-output", self.rpid, pid, value) {
             Ok(o) => out.push(o),
             Err(e) => out.push(Output::Log(format!(
